@@ -1,0 +1,54 @@
+"""Shared fixtures: real data from ../shared/data, unpacked once into a cache."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = Path(os.environ.get("ZOMG_SHARED_DATA", REPO.parent / "shared" / "data"))
+CACHE = Path(os.environ.get("ZOMG_TEST_CACHE", Path.home() / ".cache" / "zomg-tests"))
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"development data not found: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    return _need(SHARED)
+
+
+@pytest.fixture(scope="session")
+def cmu_bvh(shared_data) -> Path:
+    """Folder of the long CMU takes (01_01.bvh, 13_29.bvh ...)."""
+    return _need(shared_data / "cmu" / "bvh")
+
+
+@pytest.fixture(scope="session")
+def bandai_dir(shared_data) -> Path:
+    """Unpacked Bandai dataset root; paths in manifest.csv are relative to it."""
+    out = CACHE / "bandai"
+    marker = out / ".unpacked"
+    if not marker.exists():
+        out.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["tar", "-xJf", str(_need(shared_data / "bandai" / "bandai-bvh.tar.xz")), "-C", str(out)], check=True)
+        marker.write_text("ok")
+    return out
+
+
+@pytest.fixture(scope="session")
+def cmu_extra_dir(shared_data) -> Path:
+    out = CACHE / "cmu-extra"
+    marker = out / ".unpacked"
+    if not marker.exists():
+        out.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["tar", "-xJf", str(_need(shared_data / "cmu-extra" / "cmu-extra-bvh.tar.xz")), "-C", str(out)], check=True)
+        marker.write_text("ok")
+    return out
