@@ -154,48 +154,61 @@ def _frame_rate(frame_time: float) -> float:
     return float(whole) if whole > 0 and abs(fps - whole) < 1e-4 * fps else fps
 
 
-def _axis_rotations(angles_deg: np.ndarray, axis: int) -> np.ndarray:
-    """[T] degrees -> [T, 3, 3] rotation matrices about one axis."""
-    a = np.radians(angles_deg)
-    c, s = np.cos(a), np.sin(a)
-    m = np.zeros((a.shape[0], 3, 3))
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    m[:, axis, axis] = 1.0
-    m[:, i, i] = c
-    m[:, j, j] = c
-    m[:, i, j] = -s
-    m[:, j, i] = s
-    return m
+def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of quaternions stored component-major, [4, T] (w, x, y, z)."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
+                     aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw])
+
+
+def _quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors v [3, T] (or [3, 1]) by unit quaternions q [4, T]: v + 2w(u x v) + 2u x (u x v)."""
+    w, u = q[0], q[1:]
+    t = 2.0 * np.stack([u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]])
+    return v + w * t + np.stack([u[1] * t[2] - u[2] * t[1], u[2] * t[0] - u[0] * t[2], u[0] * t[1] - u[1] * t[0]])
 
 
 def _forward_kinematics(joints: list[_Joint], motion: np.ndarray) -> tuple[np.ndarray, dict]:
-    """World joint positions [T, J, 3] float32, one joint at a time, all frames at once."""
+    """World joint positions [T, J, 3] float32, one joint at a time, all frames at once.
+
+    Rotations are quaternions in component-major arrays: a BVH's Euler channels listed as A B C give
+    the local rotation R_A R_B R_C, composed here as q_A q_B q_C.
+    """
     frames = motion.shape[0]
-    positions = np.empty((frames, len(joints), 3))
-    rotations = np.empty((len(joints), frames, 3, 3))
+    columns = np.ascontiguousarray(motion.T)
+    positions = np.empty((len(joints), 3, frames))
+    rotations: list[np.ndarray | None] = []   # None: identity all along the chain so far
     end_sites: dict[str, np.ndarray] = {}
     column = 0
     for index, joint in enumerate(joints):
-        local_t = np.broadcast_to(joint.offset, (frames, 3)).copy()
-        local_r = None
+        local_t = joint.offset[:, None] * np.ones((1, frames)) if any(c.endswith("position") for c in joint.channels) else joint.offset[:, None]
+        local_q = None
         for channel in joint.channels:
-            values = motion[:, column]
+            values = columns[column]
             column += 1
             axis = _AXES[channel[0]]
             if channel.endswith("position"):
-                local_t[:, axis] = values
-            else:
-                r = _axis_rotations(values, axis)
-                local_r = r if local_r is None else local_r @ r
-        if local_r is None:
-            local_r = np.broadcast_to(np.eye(3), (frames, 3, 3))
+                local_t[axis] = values
+                continue
+            angle = np.radians(values) * 0.5
+            q = np.zeros((4, frames))
+            q[0] = np.cos(angle)
+            q[1 + axis] = np.sin(angle)
+            local_q = q if local_q is None else _quat_mul(local_q, q)
         if joint.parent < 0:
-            positions[:, index] = local_t
-            rotations[index] = local_r
+            positions[index] = local_t
+            world_q = local_q
         else:
-            parent_r = rotations[joint.parent]
-            positions[:, index] = positions[:, joint.parent] + np.einsum("tij,tj->ti", parent_r, local_t)
-            rotations[index] = parent_r @ local_r
+            parent_q = rotations[joint.parent]
+            offset = local_t if parent_q is None else _quat_rotate(parent_q, local_t)
+            positions[index] = positions[joint.parent] + offset
+            world_q = local_q if parent_q is None else parent_q if local_q is None else _quat_mul(parent_q, local_q)
+        rotations.append(world_q)
         if joint.end_offsets:
-            end_sites[joint.name] = (positions[:, index] + rotations[index] @ joint.end_offsets[0]).astype(np.float32)
-    return positions.astype(np.float32), end_sites
+            end = joint.end_offsets[0][:, None]
+            tip = positions[index] + (end if world_q is None else _quat_rotate(world_q, end))
+            end_sites[joint.name] = np.ascontiguousarray(tip.T, dtype=np.float32)
+    return np.ascontiguousarray(positions.transpose(2, 0, 1), dtype=np.float32), end_sites
