@@ -1,0 +1,38 @@
+"""Blender side of ZOMG: operators, panel, preferences and the `zomg` CLI command.
+
+bpy is imported only inside register()/unregister() and the modules they load, so the worker
+(`python -m zomg_blender.blender.worker`) can run in a plain Python that has no bpy.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+# Registration order: property groups before the operators and panels that use them.
+_MODULES = ("props", "preferences", "operators", "panel", "cli_command")
+
+# The folder that holds zomg_blender/ (the extension root): what a worker needs on its PYTHONPATH.
+EXTENSION_ROOT = Path(__file__).resolve().parents[2]
+
+
+def addon_package() -> str:
+    """The extension's module name (e.g. `bl_ext.user_default.zomg`): the preferences' bl_idname."""
+    head, sep, _ = __name__.rpartition(".zomg_blender.")
+    return head if sep else __name__.partition(".")[0]
+
+
+def _modules():
+    return [importlib.import_module(f".{name}", __name__) for name in _MODULES]
+
+
+def register():
+    from . import deps
+
+    deps.activate()
+    for module in _modules():
+        module.register()
+
+
+def unregister():
+    for module in reversed(_modules()):
+        module.unregister()
