@@ -22,11 +22,12 @@ def feature_to_source_bounds(bounds: list[int], frames: int, fps: float) -> list
 
 def ground_take(take: Take, text: str | None = None, subactions: list[str] | None = None, encoder=None,
                 partition_backend: str = "rules", partition_cfg: dict | None = None, device: str = "auto",
-                seed: int = 0, checkpoint=None, config=None) -> dict:
+                seed: int = 0, checkpoint=None, config=None, with_masks: bool = False) -> dict:
     """Partition `text` (or use `subactions`), ground them on `take`, return the `zomg ground` JSON contract.
 
     Times are seconds from the take's first frame; frames count from 0 in the file's frame rate, end
-    exclusive, the last segment ends at `frames`. `timings_s.total` excludes process start and model load."""
+    exclusive, the last segment ends at `frames`. `timings_s.total` excludes process start and model load.
+    `with_masks` adds "masks": the soft masks [K][frames] sampled at every source frame (for the Blender UI)."""
     from .features import take_features
     from .grounding import ground
 
@@ -71,7 +72,7 @@ def ground_take(take: Take, text: str | None = None, subactions: list[str] | Non
     segments = [{"text": s.text, "start_s": round(bounds[j] / fps, 4), "end_s": round(bounds[j + 1] / fps, 4),
                  "start_frame": bounds[j], "end_frame": bounds[j + 1], "score": round(float(s.score), 4)}
                 for j, s in enumerate(g.segments)]
-    return {
+    out = {
         "id": take.name,
         "motion": str(take.meta.get("source", take.name)) if isinstance(take.meta, dict) else take.name,
         "fps": fps,
@@ -82,3 +83,9 @@ def ground_take(take: Take, text: str | None = None, subactions: list[str] | Non
         "partition": part,
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
     }
+    if with_masks:
+        import numpy as np
+
+        at = np.arange(frames) / fps * FEATURE_FPS  # source frame f is time f/fps = feature row f/fps*20
+        out["masks"] = [np.round(np.interp(at, np.arange(m.shape[0]), m), 4).tolist() for m in g.masks]
+    return out
