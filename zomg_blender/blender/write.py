@@ -1,0 +1,188 @@
+"""Clips -> Blender: one new action per clip, each on its own single-strip NLA track, plus markers.
+
+Choices (they are what makes FBX and glTF exports come out one-take-per-clip):
+
+- Keys stay at their scene frames (not shifted to 0): the clip's action, its NLA strip, its marker
+  and the source take all show the same frame numbers, and exporters cut each take from the
+  strip / the action's manual frame range anyway (glTF export slides each one to time 0).
+- Each action holds only its range (plus ``handles`` frames each side, within the take). When a
+  range edge falls between keys, a key with Blender's evaluated value is added there.
+- Strips use extrapolation "Nothing", so a clip never holds its pose over its neighbours' time.
+  With handles, a strip that would reach its neighbour's is moved later to keep a one-frame gap.
+- The source action is only read. It is unassigned so that the NLA plays; if nothing else uses
+  it, it gets a fake user so saving the file keeps it. The object remembers it for re-runs.
+- Everything made here is tagged; a re-run removes what the previous run made for this object
+  (its actions, tracks and markers) and nothing else.
+"""
+from __future__ import annotations
+
+import re
+
+import bpy
+import numpy as np
+from bpy_extras import anim_utils
+
+from ..engine.clips import clip_names, validate_clips
+from ..engine.errors import ZomgError
+from ..engine.take import Clip, Take
+from .read import SOURCE_ACTION_PROP, action_frames, action_slot_for, source_action_of
+
+CLIP_TAG = "zomg_clip"            # on actions we made: the name of the object they were made for
+MARKERS_PROP = "zomg_markers"     # on the object: {marker name: frame} of the markers we placed
+DEFAULT_NAMING = "{take}_{index:02d}_{name}"
+
+_KEY_FLOATS = {"co": 2, "handle_left": 2, "handle_right": 2, "back": 1, "amplitude": 1, "period": 1}
+_KEY_ENUMS = ("interpolation", "handle_left_type", "handle_right_type", "easing", "type")
+_BONE_IN_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]')
+
+
+def write_clips(obj, clips: list[Clip], source_action=None, naming: str = DEFAULT_NAMING, handles: int = 0,
+                take_name: str | None = None) -> list:
+    """Make one action + NLA track + marker per clip (clip frames count from the action's first frame).
+
+    Returns the new actions in timeline order. ``take_name`` fills ``{take}`` (default: the source action's name).
+    """
+    if obj is None or obj.type != "ARMATURE":
+        raise ZomgError(f"{getattr(obj, 'name', obj)!r} is not an armature")
+    if handles < 0:
+        raise ZomgError(f"handles must be 0 or more frames, not {handles}")
+    source = source_action or source_action_of(obj)
+    if source is None:
+        raise ZomgError(f"armature {obj.name!r} has no animation to split (no action)")
+    if CLIP_TAG in source:
+        raise ZomgError(f"action {source.name!r} is a clip made by ZOMG; split the original take instead")
+    ad = obj.animation_data or obj.animation_data_create()
+    if ad.use_tweak_mode:
+        raise ZomgError(f"armature {obj.name!r} is in NLA tweak mode; leave it first")
+    slot = action_slot_for(obj, source)
+    channelbag = anim_utils.action_get_channelbag_for_slot(source, slot) if slot else None
+    if channelbag is None or not len(channelbag.fcurves):
+        raise ZomgError(f"action {source.name!r} has no F-curves for armature {obj.name!r}")
+    first, last = action_frames(source, channelbag)
+    span = Take(np.zeros((last - first + 1, 0, 3), np.float32), [], np.zeros(0, int), 1.0,
+                name=take_name or source.name, frame_start=first)
+    clips = validate_clips(clips, span)
+    names = clip_names(naming, span, clips)
+
+    remove_previous_clips(obj)
+    scene = bpy.context.scene
+    made, placed = [], {}
+    prev_end = None
+    for clip, name in zip(clips, names):
+        start, end = first + clip.start_frame, first + clip.end_frame - 1
+        a, b = max(first, start - handles), min(last, end + handles)
+        action = _copy_range(source, channelbag, a, b, name, obj)
+        place = a if prev_end is None else max(a, prev_end + 1)
+        track = ad.nla_tracks.new()
+        track.name = name
+        strip = track.strips.new(name, int(place), action)
+        strip.action_slot = action.slots[0]
+        strip.extrapolation, strip.blend_type = "NOTHING", "REPLACE"
+        prev_end = strip.frame_end
+        marker_frame = int(place + (start - a))
+        scene.timeline_markers.new(name, frame=marker_frame)
+        placed[name] = marker_frame
+        made.append(action)
+    obj[MARKERS_PROP] = placed
+    obj[SOURCE_ACTION_PROP] = source.name
+    if ad.action is not None:
+        if ad.action == source and source.users <= 1 and not source.use_fake_user:
+            source.use_fake_user = True  # otherwise unassigning it would lose it on save
+        ad.action = None
+    ad.use_nla = True
+    return made
+
+
+def remove_previous_clips(obj) -> None:
+    """Remove the tracks, actions and markers an earlier ``write_clips`` made for ``obj``; nothing else."""
+    ad = obj.animation_data
+    ours = []
+    if ad is not None:
+        for track in list(ad.nla_tracks):
+            actions = [s.action for s in track.strips]
+            if actions and all(a is not None and a.get(CLIP_TAG) == obj.name for a in actions):
+                ours.extend(actions)
+                ad.nla_tracks.remove(track)
+    for action in ours:
+        if action.users <= int(action.use_fake_user):  # nobody else took it up
+            bpy.data.actions.remove(action)
+    placed = obj.get(MARKERS_PROP)
+    if placed:
+        markers = bpy.context.scene.timeline_markers
+        for marker in list(markers):
+            if placed.get(marker.name) == marker.frame:
+                markers.remove(marker)
+        del obj[MARKERS_PROP]
+
+
+def _copy_range(source, channelbag, a: int, b: int, name: str, obj):
+    """A new action with the keys of ``channelbag`` in frames [a, b], with keys added at a and b if missing."""
+    action = bpy.data.actions.new(name)
+    slot = action.slots.new(id_type="OBJECT", name=obj.name)
+    target = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+    for fc in channelbag.fcurves:
+        keys = _read_keys(fc)
+        frames = keys["co"][:, 0]
+        inside = (frames >= a - 1e-4) & (frames <= b + 1e-4)
+        picked = {k: v[inside] for k, v in keys.items()}
+        for edge in (a, b):
+            if len(fc.keyframe_points) and not np.any(np.abs(picked["co"][:, 0] - edge) < 1e-4):
+                picked = _with_key(picked, keys, fc, edge)
+        new = _new_fcurve(target, fc)
+        new.keyframe_points.add(len(picked["co"]))
+        for attr, values in picked.items():
+            new.keyframe_points.foreach_set(attr, values.ravel())
+        new.extrapolation = fc.extrapolation
+        new.mute = fc.mute
+        new.update()
+    action.use_frame_range = True
+    action.frame_end = b
+    action.frame_start = a
+    action.frame_end = b
+    action.use_fake_user = True
+    action[CLIP_TAG] = obj.name
+    action["zomg_source"] = source.name
+    action["zomg_frames"] = [a, b]
+    return action
+
+
+def _read_keys(fc) -> dict:
+    n = len(fc.keyframe_points)
+    out = {}
+    for attr, width in _KEY_FLOATS.items():
+        buf = np.empty(n * width, dtype=np.float32)
+        fc.keyframe_points.foreach_get(attr, buf)
+        out[attr] = buf.reshape(n, width)
+    for attr in _KEY_ENUMS:
+        buf = np.empty(n, dtype=np.int32)
+        fc.keyframe_points.foreach_get(attr, buf)
+        out[attr] = buf.reshape(n, 1)
+    return out
+
+
+def _with_key(picked: dict, keys: dict, fc, frame: int) -> dict:
+    """Add a key at ``frame`` holding Blender's value there, shaped like the segment it cuts."""
+    value = fc.evaluate(frame)
+    left = max(int(np.searchsorted(keys["co"][:, 0], frame, side="right")) - 1, 0)
+    row = {k: v[left:left + 1].copy() for k, v in keys.items()}
+    row["co"][:] = (frame, value)
+    row["handle_left"][:] = (frame - 1.0 / 3.0, value)
+    row["handle_right"][:] = (frame + 1.0 / 3.0, value)
+    auto_clamped = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items["AUTO_CLAMPED"].value
+    row["handle_left_type"][:] = row["handle_right_type"][:] = auto_clamped
+    merged = {k: np.concatenate([picked[k], row[k]]) for k in picked}
+    order = np.argsort(merged["co"][:, 0], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
+
+
+def _new_fcurve(channelbag, source_fc):
+    group = source_fc.group.name if source_fc.group is not None else None
+    if group is None:
+        m = _BONE_IN_PATH.match(source_fc.data_path)
+        group = bpy.utils.unescape_identifier(m.group(1)) if m else None
+    if group and "group_name" in channelbag.fcurves.bl_rna.functions["new"].parameters:  # Blender 5.0+
+        return channelbag.fcurves.new(source_fc.data_path, index=source_fc.array_index, group_name=group)
+    fc = channelbag.fcurves.new(source_fc.data_path, index=source_fc.array_index)
+    if group:  # Blender 4.4/4.5: groups are made and assigned by hand
+        fc.group = channelbag.groups.get(group) or channelbag.groups.new(group)
+    return fc
