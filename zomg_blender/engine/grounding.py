@@ -142,8 +142,6 @@ def frame_scores(encoder, states: torch.Tensor, texts: torch.Tensor, config: Gro
     """[T, K] log-probability of each sub-action text for every feature frame (the DP's evidence)."""
     t = states.shape[0]
     k = texts.shape[0]
-    if config.init == "uniform":
-        return np.zeros((t, k))
     with torch.no_grad():
         if config.init == "frame":
             emb = encoder.frame_embeddings(states)
@@ -307,6 +305,9 @@ def ground(encoder, feats, subactions: list[str], seed: int = 0, config: Groundi
     tick = time.perf_counter()
     if k == 1:
         init = [(0, t)]
+    elif config.init == "uniform":
+        cuts = np.round(np.arange(k + 1) * t / k).astype(int)
+        init = [(int(cuts[j]), int(cuts[j + 1])) for j in range(k)]
     else:
         init = ordered_segments(frame_scores(encoder, states, texts, config, scale), min_len)
     timings["init"] = time.perf_counter() - tick

@@ -1,0 +1,185 @@
+"""Grounding: DP, soft-mask optimisation, decoding, and the ground_take contract."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from zomg_blender.engine.encoder import DEFAULT_CHECKPOINT, EncoderConfig, MotionEncoder, MotionTextModel
+from zomg_blender.engine.errors import ZomgError
+from zomg_blender.engine.grounding import GroundingConfig, capacity, ground, ordered_segments
+
+TEXTS = ["a person walks forward", "a person waves the right hand", "a person bows"]
+
+
+@pytest.fixture(scope="module")
+def random_encoder():
+    """Random-initialised encoder: real code paths, meaningless similarities (plumbing only)."""
+    torch.manual_seed(0)
+    return MotionEncoder(MotionTextModel(EncoderConfig(d_model=64, ff_dim=128, n_layers=2, embed_dim=64)), torch.device("cpu"))
+
+
+class OneHotEncoder:
+    """A stand-in encoder whose geometry is known: feature dims 0..D-1 are the embedding, text i is axis i.
+
+    Pooling is a weighted mean, so a mask pools to the direction of the regions it covers."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, dim: int = 8):
+        self.dim = dim
+        self.texts: dict[str, int] = {}
+
+    def frame_features(self, feats):
+        return torch.as_tensor(np.asarray(feats)[:, : self.dim], dtype=torch.float32)
+
+    def pool(self, states, weights):
+        return F.normalize(weights @ states / weights.sum(1, keepdim=True).clamp_min(1e-6), dim=-1)
+
+    def frame_embeddings(self, states):
+        return F.normalize(states, dim=-1)
+
+    def encode_texts(self, texts):
+        rows = [F.one_hot(torch.tensor(self.texts.setdefault(t, len(self.texts))), self.dim).float() for t in texts]
+        return torch.stack(rows)
+
+
+def synthetic(bounds: list[int], noise: float = 0.4, seed: int = 0) -> np.ndarray:
+    """Features [T, 263] whose region j points along axis j, plus noise."""
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(0.0, noise, size=(bounds[-1], 263)).astype(np.float32)
+    for j, (s, e) in enumerate(zip(bounds[:-1], bounds[1:])):
+        feats[s:e, j] += 1.0
+    return feats
+
+
+def brute_force(scores: np.ndarray, min_len: int) -> float:
+    t, k = scores.shape
+    best = -np.inf
+    for cuts in itertools.combinations(range(1, t), k - 1):
+        b = (0, *cuts, t)
+        if min(b[i + 1] - b[i] for i in range(k)) < min_len:
+            continue
+        best = max(best, sum(scores[b[i]:b[i + 1], i].sum() for i in range(k)))
+    return best
+
+
+def check_partition(segments, t: int, k: int):
+    assert len(segments) == k
+    assert segments[0].start == 0 and segments[-1].end == t
+    for a, b in zip(segments[:-1], segments[1:]):
+        assert a.end == b.start and a.start < a.end
+    assert all(0.0 <= s.score <= 1.0 for s in segments)
+
+
+@pytest.mark.parametrize("k,min_len", [(1, 1), (2, 1), (3, 2), (4, 3)])
+def test_dp_is_optimal_against_brute_force(k, min_len):
+    rng = np.random.default_rng(k * 10 + min_len)
+    for _ in range(5):
+        scores = rng.normal(size=(13, k))
+        segs = ordered_segments(scores, min_len)
+        assert segs[0][0] == 0 and segs[-1][1] == 13
+        assert all(e - s >= min_len for s, e in segs) and all(a[1] == b[0] for a, b in zip(segs, segs[1:]))
+        got = sum(scores[s:e, i].sum() for i, (s, e) in enumerate(segs))
+        assert got == pytest.approx(brute_force(scores, min_len))
+
+
+def test_dp_too_many_segments():
+    with pytest.raises(ZomgError):
+        ordered_segments(np.zeros((5, 3)), min_len=2)
+
+
+@pytest.mark.parametrize("param", ["boundaries", "logits"])
+def test_known_answer_is_recovered(param):
+    bounds = [0, 80, 200, 300]
+    enc = OneHotEncoder()
+    g = ground(enc, synthetic(bounds), TEXTS, config=GroundingConfig(param=param))
+    check_partition(g.segments, 300, 3)
+    assert [s.start for s in g.segments] == bounds[:-1]
+    assert [s.text for s in g.segments] == TEXTS
+    assert all(s.score > 0.9 for s in g.segments)
+    # the optimised masks put most of their mass in their own region
+    for j, (s, e) in enumerate(zip(bounds[:-1], bounds[1:])):
+        assert g.masks[j, s:e].sum() / g.masks[j].sum() > 0.9
+
+
+def test_optimisation_repairs_a_wrong_initialisation():
+    """Uniform init is off by 20 frames; the contrast loss has to move the boundary to the truth."""
+    enc = OneHotEncoder()
+    g = ground(enc, synthetic([0, 80, 200]), TEXTS[:2], config=GroundingConfig(init="uniform", steps=150))
+    assert g.init_segments[1].start == 100
+    assert abs(g.segments[1].start - 80) <= 1
+
+
+def test_random_encoder_plumbing(random_encoder):
+    feats = synthetic([0, 100, 250, 400], noise=1.0)
+    for param in ("boundaries", "logits"):
+        g = ground(random_encoder, feats, TEXTS, config=GroundingConfig(param=param, steps=20))
+        check_partition(g.segments, 400, 3)
+        check_partition(g.init_segments, 400, 3)
+        assert g.masks.shape == (3, 400) and g.masks.dtype == np.float32
+        assert 0.0 <= g.masks.min() and g.masks.max() <= 1.0
+        assert set(g.timings) == {"encode", "init", "optimize", "decode"}
+
+
+def test_deterministic_for_a_seed(random_encoder):
+    feats = synthetic([0, 100, 250, 400], noise=1.0, seed=3)
+    cfg = GroundingConfig(param="logits", steps=15, init_noise=0.5)
+    a = ground(random_encoder, feats, TEXTS, seed=7, config=cfg)
+    b = ground(random_encoder, feats, TEXTS, seed=7, config=cfg)
+    c = ground(random_encoder, feats, TEXTS, seed=8, config=cfg)
+    assert np.array_equal(a.masks, b.masks) and a.segments == b.segments
+    assert not np.array_equal(a.masks, c.masks)
+
+
+def test_one_subaction_is_the_whole_take(random_encoder):
+    g = ground(random_encoder, synthetic([0, 20]), ["a person jumps"])
+    check_partition(g.segments, 20, 1)
+    assert g.masks.shape == (1, 20)
+
+
+def test_too_many_subactions_is_a_user_error(random_encoder):
+    t = 20                                            # 1 s: holds two clips of 0.5 s, not three
+    assert capacity(t) == 2
+    ground(random_encoder, synthetic([0, t]), TEXTS[:2], config=GroundingConfig(steps=3))
+    with pytest.raises(ZomgError, match="do not fit"):
+        ground(random_encoder, synthetic([0, t]), TEXTS)
+    with pytest.raises(ZomgError):
+        ground(random_encoder, synthetic([0, t]), ["walk", "  "])
+
+
+def test_ground_take_contract(random_encoder, cmu_bvh):
+    from zomg_blender.engine.bvh import read_bvh
+    from zomg_blender.engine.pipeline import ground_take
+
+    take = read_bvh(cmu_bvh / "131_02.bvh")
+    out = ground_take(take, subactions=["a person starts", "a person walks", "a person stops"], encoder=random_encoder)
+    assert out["frames"] == take.frames and out["fps"] == pytest.approx(take.fps)
+    segs = out["segments"]
+    assert [s["text"] for s in segs] == out["subactions"]
+    assert segs[0]["start_frame"] == 0 and segs[-1]["end_frame"] == take.frames
+    for a, b in zip(segs[:-1], segs[1:]):
+        assert a["end_frame"] == b["start_frame"] > a["start_frame"]
+    for s in segs:
+        assert s["start_s"] == pytest.approx(s["start_frame"] / take.fps, abs=1e-3)
+    assert set(out["timings_s"]) == {"load", "partition", "encode", "optimize", "decode", "total"}
+    with pytest.raises(ZomgError):
+        ground_take(take, text="   ", encoder=random_encoder)
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="trained encoder weights not shipped yet")
+def test_trained_encoder_grounds_a_two_clip_composite(bandai_dir):
+    """Real weights: a Bandai val walk followed by a bow is split near the true boundary."""
+    from zomg_blender.engine.bvh import read_bvh
+    from zomg_blender.engine.encoder import load_encoder
+    from zomg_blender.engine.features import take_features
+
+    base = bandai_dir / "dataset" / "Bandai-Namco-Research-Motiondataset-1" / "data"
+    a = take_features(read_bvh(base / "dataset-1_walk_normal_001.bvh"))
+    b = take_features(read_bvh(base / "dataset-1_bow_normal_001.bvh"))
+    feats = np.concatenate([a, b])
+    g = ground(load_encoder(device="cpu"), feats, ["a person walks forward", "a person bows politely"])
+    assert abs(g.segments[1].start - len(a)) <= 10
