@@ -8,8 +8,9 @@ import pytest
 
 from zomg_blender.engine.bvh import read_bvh
 from zomg_blender.engine.errors import ZomgError
-from zomg_blender.engine.features import (FEATURE_DIM, FEATURE_FPS, FEATURE_LAYOUT, canonical_joints, estimate_stature,
-                                          joint_features, mirror_joints, take_features)
+from zomg_blender.engine.features import (BONE_LENGTHS, FEATURE_DIM, FEATURE_FPS, FEATURE_LAYOUT, canonical_joints,
+                                          estimate_stature, infer_metres_per_unit, joint_features, mirror_joints,
+                                          take_features)
 from zomg_blender.engine.skeleton import CANONICAL_JOINTS, CANONICAL_PARENTS, load_mapping, map_joints, to_canonical
 from zomg_blender.engine.take import Take
 
@@ -68,9 +69,14 @@ def test_real_rigs_map_and_give_plausible_bodies(real_files, rig):
     for canonical, source in EXPECTED[rig].items():
         assert plan[canonical] == source, (canonical, plan[canonical])
     assert plan["spine2"]["chain"][0] == plan["pelvis"] and plan["spine2"]["chain"][-1] == plan["neck"]
+    source = to_canonical(take)
+    unit = infer_metres_per_unit(source)
+    assert 1.4 <= estimate_stature(source) * unit <= 2.0, (unit, estimate_stature(source))
+    assert unit == {"bandai": 0.01, "acclaim": 0.01, "daz": 0.01, "cc": 0.01}.get(rig, 0.0254 / 0.45)
     joints = canonical_joints(take)
     assert joints.shape[1:] == (22, 3) and np.isfinite(joints).all()
-    assert 1.4 <= estimate_stature(joints) <= 2.0, estimate_stature(joints)
+    bones = np.linalg.norm(joints[:, 1:] - joints[:, CANONICAL_PARENTS[1:]], axis=2)
+    np.testing.assert_allclose(bones, np.broadcast_to(BONE_LENGTHS[1:], bones.shape), atol=1e-4)   # standard body
     head_over_pelvis = np.median(joints[:, 15, 1] - joints[:, 0, 1])
     assert 0.35 < head_over_pelvis < 0.9          # upright, Y up, metres
     feet = joints[:, [7, 8, 10, 11], 1]

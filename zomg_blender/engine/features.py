@@ -45,12 +45,25 @@ for _name, _dir in {
 }.items():
     _REST_DIRS[_J[_name]] = _dir
 
+# Standard body (metres, rounded SMPL-neutral proportions): every take is re-posed onto these bone lengths
+# (bone directions kept, root path scaled by the leg-length ratio), as HumanML3D does, so features do not
+# depend on the rig's proportions or where its neck/head/collar joints happen to sit.
+BONE_LENGTHS = np.zeros(N_JOINTS)
+for _name, _length in {
+    "left_hip": 0.12, "right_hip": 0.12, "spine1": 0.12, "left_knee": 0.37, "right_knee": 0.37, "spine2": 0.135,
+    "left_ankle": 0.40, "right_ankle": 0.40, "spine3": 0.055, "left_foot": 0.14, "right_foot": 0.14, "neck": 0.215,
+    "left_collar": 0.14, "right_collar": 0.14, "head": 0.10, "left_shoulder": 0.11, "right_shoulder": 0.11,
+    "left_elbow": 0.26, "right_elbow": 0.26, "left_wrist": 0.25, "right_wrist": 0.25,
+}.items():
+    BONE_LENGTHS[_J[_name]] = _length
+_LEGS = [_J[n] for n in ("left_knee", "left_ankle", "right_knee", "right_ankle")]
+
 CONTACT_SPEED2 = 0.002          # squared metres per feature frame (HumanML3D's threshold)
 CONTACT_HEIGHT = np.array([0.15, 0.10, 0.15, 0.10])   # ankle, toe heights above the floor, metres
 
 
 def canonical_joints(take: Take, mapping: dict | None = None) -> np.ndarray:
-    """[T20, 22, 3] float32: 20 fps, metres, Y up, floor at 0, pelvis XZ at the origin at time 0."""
+    """[T20, 22, 3] float32 on the standard body: 20 fps, metres, Y up, floor at 0, pelvis XZ at 0 at time 0."""
     take.validate(min_frames=1)
     joints = to_canonical(take, mapping).astype(np.float64)
     if take.up_axis.upper() == "Z":                     # Blender world (x, y, z) -> Y-up (x, z, -y)
@@ -60,10 +73,32 @@ def canonical_joints(take: Take, mapping: dict | None = None) -> np.ndarray:
     joints = resample(joints, float(take.fps), FEATURE_FPS)
     scale = take.meta.get("metres_per_unit") if isinstance(take.meta, dict) else None
     joints = joints * (float(scale) if scale else infer_metres_per_unit(joints, take.name))
+    joints = uniform_skeleton(joints)
     foot_low = joints[:, _FOOT, 1].min(axis=1)
     joints[..., 1] -= np.percentile(foot_low, 1.0)
     joints[..., [0, 2]] -= joints[0, 0, [0, 2]]
     return joints.astype(np.float32)
+
+
+def uniform_skeleton(joints: np.ndarray) -> np.ndarray:
+    """Re-pose [T, 22, 3] metres onto BONE_LENGTHS: same bone directions, root path scaled by leg ratio.
+
+    A bone of zero length (a rig whose toe had to copy the ankle) takes its rest direction in the
+    body's heading frame.
+    """
+    parents = CANONICAL_PARENTS
+    bones = joints[:, 1:] - joints[:, parents[1:]]
+    norms = np.linalg.norm(bones, axis=-1, keepdims=True)
+    legs = np.median(norms[:, [k - 1 for k in _LEGS], 0].sum(axis=1)) / 2
+    target_legs = BONE_LENGTHS[_LEGS].sum() / 2
+    heading = heading_angles(joints)
+    rest = _rotate_y(np.broadcast_to(_REST_DIRS[1:], bones.shape), -heading)
+    dirs = np.where(norms > 1e-6, bones / np.maximum(norms, 1e-6), rest)
+    out = np.empty_like(joints)
+    out[:, 0] = joints[:, 0] * (target_legs / legs if legs > 0 else 1.0)
+    for k in range(1, N_JOINTS):
+        out[:, k] = out[:, parents[k]] + BONE_LENGTHS[k] * dirs[:, k - 1]
+    return out
 
 
 def resample(x: np.ndarray, fps: float, out_fps: float) -> np.ndarray:

@@ -192,7 +192,19 @@ def to_canonical(take: Take, mapping: dict | None = None) -> np.ndarray:
 
     for k, canonical in enumerate(CANONICAL_JOINTS):
         out[:, k] = source(plan[canonical])
+    if not (mapping or {}).keys() & {"left_collar", "right_collar"}:
+        _fix_collars(out)
     return out
+
+
+def _fix_collars(joints: np.ndarray) -> None:
+    """Collar joints sitting on the neck (CMU's clavicles start at the spine) move COLLAR_FROM_NECK of the
+    way towards the shoulder, where SMPL's collars are, so the collar bone has a direction."""
+    neck = joints[:, CANONICAL_JOINTS.index("neck")]
+    for side in ("left", "right"):
+        c, s = CANONICAL_JOINTS.index(f"{side}_collar"), CANONICAL_JOINTS.index(f"{side}_shoulder")
+        if np.median(np.linalg.norm(joints[:, c] - neck, axis=1)) < 0.25 * np.median(np.linalg.norm(joints[:, s] - neck, axis=1)):
+            joints[:, c] = (1 - COLLAR_FROM_NECK) * neck + COLLAR_FROM_NECK * joints[:, s]
 
 
 def _along_chain(chain: np.ndarray, fraction: float) -> np.ndarray:
