@@ -273,3 +273,81 @@ def test_bvh_channel_orders_and_three_channel_root(tmp_path):
 def test_canonical_parents_are_smpl():
     assert len(CANONICAL_JOINTS) == 22 and CANONICAL_PARENTS[CANONICAL_JOINTS.index("left_wrist")] == CANONICAL_JOINTS.index("left_elbow")
     assert all(CANONICAL_PARENTS[i] < i for i in range(1, 22))
+
+
+# ---- SMPL / AMASS motion through a small synthetic SMPL+H body model --------------------------------------
+
+def _smplh_model(path, vertices=64, seed=0):
+    """A well-formed SMPL+H model file (the keys smplx reads), random arrays, few vertices."""
+    rng = np.random.default_rng(seed)
+    parents = list(CANONICAL_PARENTS)
+    for wrist in (20, 21):                                   # 5 fingers x 3 joints per hand
+        for _ in range(5):
+            base = wrist
+            for _ in range(3):
+                parents.append(base)
+                base = len(parents) - 1
+    n = len(parents)
+    regressor = rng.random((n, vertices)) ** 4
+    weights = rng.random((vertices, n))
+    np.savez(path, v_template=rng.normal(0, 0.5, (vertices, 3)), shapedirs=rng.normal(0, 0.02, (vertices, 3, 16)),
+             posedirs=rng.normal(0, 0.001, (vertices, 3, 9 * (n - 1))), J_regressor=regressor / regressor.sum(1, keepdims=True),
+             kintree_table=np.array([[4294967295] + parents[1:], list(range(n))], dtype=np.int64),
+             weights=weights / weights.sum(1, keepdims=True), f=rng.integers(0, vertices, (40, 3)),
+             hands_componentsl=np.eye(45), hands_componentsr=np.eye(45), hands_meanl=np.zeros(45), hands_meanr=np.zeros(45))
+    return path
+
+
+def _amass_motion(path, frames=50, seed=1, rate_key="mocap_framerate", n_betas=16):
+    rng = np.random.default_rng(seed)
+    np.savez(path, poses=rng.normal(0, 0.3, (frames, 156)), trans=np.cumsum(rng.normal(0, 0.01, (frames, 3)), axis=0),
+             betas=rng.normal(0, 1, n_betas), gender=np.array("neutral"), **{rate_key: np.array(60.0)})
+    return path
+
+
+def test_read_smpl_npz_matches_smplx_forward(tmp_path):
+    import smplx
+    import torch
+    from zomg_blender.engine.smpl import read_smpl_npz
+
+    model_file = _smplh_model(tmp_path / "SMPLH_NEUTRAL.npz")
+    # smplx's SMPLH uses 10 shape coefficients when the model has fewer than 300, so compare with 10
+    motion_file = _amass_motion(tmp_path / "walk_poses.npz", rate_key="mocap_frame_rate", n_betas=10)
+    take = read_smpl_npz(motion_file, model_file)
+    assert take.fps == 60 and take.up_axis == "Z" and take.positions.shape == (50, 22, 3)
+    assert take.joint_names == CANONICAL_JOINTS and take.meta["metres_per_unit"] == 1.0
+
+    tips = {f"{h}{t}": 0 for h in "lr" for t in ("thumb", "index", "middle", "ring", "pinky")}
+    ids = dict(tips, nose=0, reye=1, leye=2, rear=3, lear=4, LBigToe=5, LSmallToe=6, LHeel=7, RBigToe=8, RSmallToe=9, RHeel=10)
+    body = smplx.SMPLH(str(model_file), ext="npz", use_pca=False, num_betas=10, batch_size=50, vertex_ids=ids)
+    motion = np.load(motion_file)
+    poses = torch.tensor(motion["poses"], dtype=torch.float32)
+    with torch.no_grad():
+        out = body(betas=torch.tensor(motion["betas"], dtype=torch.float32)[None].expand(50, -1), global_orient=poses[:, :3],
+                   body_pose=poses[:, 3:66], left_hand_pose=poses[:, 66:111], right_hand_pose=poses[:, 111:156],
+                   transl=torch.tensor(motion["trans"], dtype=torch.float32))
+    np.testing.assert_allclose(take.positions, out.joints[:, :22].numpy(), atol=1e-4)
+
+    # a folder holding the model is searched by type and gender; features come out on the standard body
+    folder = tmp_path / "models"
+    folder.mkdir()
+    _smplh_model(folder / "SMPLH_NEUTRAL.npz")
+    again = read_smpl_npz(motion_file, folder)
+    np.testing.assert_allclose(again.positions, take.positions)
+
+
+def test_read_smpl_npz_errors_say_what_to_provide(tmp_path):
+    from zomg_blender.engine.smpl import read_smpl_npz
+
+    motion = _amass_motion(tmp_path / "m.npz")
+    for model in (None, tmp_path / "nowhere", tmp_path):
+        with pytest.raises(ZomgError, match=r"SMPL_NEUTRAL\.npz.*SMPLX_NEUTRAL\.npz"):
+            read_smpl_npz(motion, model)
+    not_motion = tmp_path / "x.npz"
+    np.savez(not_motion, joints=np.zeros((3, 22, 3)))
+    with pytest.raises(ZomgError, match="needs 'poses' and 'trans'"):
+        read_smpl_npz(not_motion, _smplh_model(tmp_path / "SMPLH_NEUTRAL.npz"))
+    garbage = tmp_path / "g.npz"
+    garbage.write_bytes(b"not a zip")
+    with pytest.raises(ZomgError, match="cannot read SMPL motion"):
+        read_smpl_npz(garbage, tmp_path / "SMPLH_NEUTRAL.npz")

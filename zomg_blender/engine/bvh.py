@@ -109,7 +109,7 @@ def _parse_hierarchy(text: str, path: str) -> list[_Joint]:
             elif up == "CHANNELS":
                 count = int(tokens[i + 1])
                 channels = tokens[i + 2:i + 2 + count]
-                if count not in (3, 6) or len(channels) != count or any(c[:1].upper() not in _AXES or c[1:].lower() not in ("position", "rotation") for c in channels):
+                if count not in (0, 3, 6) or len(channels) != count or any(c[:1].upper() not in _AXES or c[1:].lower() not in ("position", "rotation") for c in channels):
                     raise ValueError(f"unsupported CHANNELS {' '.join(channels)}")
                 joints[stack[-1]].channels = [c[0].upper() + c[1:].lower() for c in channels]
                 i += 2 + count
