@@ -1,6 +1,7 @@
 """Per-frame motion features in the HumanML3D layout (263 numbers per 1/20 s), from joint positions only.
 
-Layout and the choices behind it: docs/FEATURES.md. Everything is vectorised over frames.
+Any take is first brought onto one standard body (metres, Y up, 20 fps, fixed bone lengths), so the
+features depend on the motion rather than the rig. Layout and choices: docs/FEATURES.md. Vectorised over frames.
 """
 from __future__ import annotations
 
