@@ -17,6 +17,7 @@ from ..engine.take import Clip
 from . import deps, preferences
 from .props import Filling
 from .worker import WorkerFailed, WorkerJob
+from .write import MARKERS_PROP
 
 MASK_PROPERTY = "zomg_mask_{:02d}"   # custom properties on the armature data that carry the masks
 _RUNNING: dict[str, WorkerJob] = {}  # operator idname -> its job while a modal operator polls it
@@ -34,10 +35,11 @@ def active_armature(context):
 
 
 def take_action(obj):
-    """The take to split: the one picked in the panel, else the armature's active action."""
-    if obj.zomg.action is not None:
-        return obj.zomg.action
-    return obj.animation_data.action if obj.animation_data else None
+    """The take to split: the one picked in the panel, else the active action, else the one an
+    earlier Apply recorded (writing clips unassigns the take so the NLA plays)."""
+    from .read import source_action_of
+
+    return obj.zomg.action or source_action_of(obj)
 
 
 def take_frames(obj, action) -> tuple[int, int]:
@@ -99,7 +101,9 @@ class ZOMG_OT_split_markers(_ArmatureOperator, bpy.types.Operator):
         action = take_action(obj)
         try:
             first, last = take_frames(obj, action)
-            markers = [(m.name, m.frame) for m in context.scene.timeline_markers if first <= m.frame <= last]
+            ours = obj.get(MARKERS_PROP) or {}  # markers an earlier split placed are not the user's
+            markers = [(m.name, m.frame) for m in context.scene.timeline_markers
+                       if first <= m.frame <= last and ours.get(m.name) != m.frame]
             clips = clip_rules.clips_from_markers(markers, _frame_take(action, first, last))
             written = write_clips_for(obj, action, clips)
         except ZomgError as exc:
@@ -144,7 +148,7 @@ class ZOMG_OT_export_clips(_ArmatureOperator, bpy.types.Operator):
         if not os.path.splitext(path)[1]:
             path += self._ext()
         try:
-            (export.export_fbx if self._format() == "FBX" else export.export_gltf)(path, active_armature(context))
+            path = (export.export_fbx if self._format() == "FBX" else export.export_gltf)(path, active_armature(context))
         except ZomgError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -353,7 +357,7 @@ class ZOMG_OT_ground(_WorkerOperator, _ArmatureOperator, bpy.types.Operator):
         positions = take.positions[i0:i0 + end - start + 1]
         self.object_name = obj.name
         prefs = preferences.get(context)
-        options = {"device": prefs.device}
+        options = {"device": prefs.device, "with_masks": True}
         if prefs.checkpoint:
             options["checkpoint"] = bpy.path.abspath(prefs.checkpoint)
         request = {"task": "ground", "text": state.description.strip() or None, "subactions": subactions,
@@ -368,18 +372,25 @@ class ZOMG_OT_ground(_WorkerOperator, _ArmatureOperator, bpy.types.Operator):
     def use_result(self, context, result: dict) -> None:
         obj = _target(self)
         state = obj.zomg
-        kept = {r.name: (r.start, r.end) for r in state.results if r.edited}
+        previous = {r.text: (r.name, r.start, r.end, r.edited) for r in state.results}
+        offset = result["frame_start"]  # segment frames count from the first frame sent to the worker
+        kept = 0
         with Filling():
             state.results.clear()
             for segment in result["segments"]:
                 item = state.results.add()
-                item.name = segment["text"]
-                item.start, item.end = kept.get(item.name, (segment["start_frame"], segment["end_frame"] - 1))
-                item.edited = item.name in kept
-                item.confidence = float(segment.get("score") or 0.0)
-            state.result_index = 0
-        _store_masks(obj, result.get("masks"), result.get("mask_frame_start"))
-        state.status = f"{len(state.results)} clips found" + (f", {len(kept)} kept as edited" if kept else "")
+                item.text = segment["text"]
+                name, start, end, edited = previous.get(item.text, (item.text, 0, 0, False))
+                item.name = name  # a clip renamed by hand keeps its name
+                if edited:  # and boundaries set by hand stay where the user put them
+                    item.start, item.end, item.edited = start, end, True
+                    kept += 1
+                else:
+                    item.start, item.end = offset + segment["start_frame"], offset + segment["end_frame"] - 1
+                item.confidence = float(segment["score"])
+        state.result_index = 0  # shows the first clip (preview range + current frame)
+        _store_masks(obj, result.get("masks"), offset)
+        state.status = f"{len(state.results)} clips found" + (f", {kept} kept as edited" if kept else "")
 
 
 class ZOMG_OT_apply(_ArmatureOperator, bpy.types.Operator):
@@ -402,9 +413,8 @@ class ZOMG_OT_apply(_ArmatureOperator, bpy.types.Operator):
         obj = active_armature(context)
         action = take_action(obj)
         try:
-            first, last = take_frames(obj, action)
+            first, _ = take_frames(obj, action)
             clips = [Clip(r.name, r.start - first, r.end + 1 - first, r.confidence) for r in obj.zomg.results]
-            clips = clip_rules.validate_clips(clips, _frame_take(action, first, last))
             written = write_clips_for(obj, action, clips)
         except ZomgError as exc:
             self.report({"ERROR"}, str(exc))

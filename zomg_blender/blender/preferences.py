@@ -38,11 +38,6 @@ class ZOMG_AP_preferences(bpy.types.AddonPreferences):
     naming: StringProperty(name="Clip Naming", default=DEFAULT_NAMING,
                            description="Clip action names; fields {take}, {index}, {name}")
     export_format: EnumProperty(name="Export Format", items=(("FBX", "FBX", ""), ("GLTF", "glTF", "")), default="FBX")
-    root_motion: EnumProperty(
-        name="Root Motion",
-        items=(("IN_PLACE", "In Place", "Clips move on the spot; the root's travel is removed"),
-               ("ROOT_MOTION", "Root Motion", "Clips keep the root's travel")),
-        default="ROOT_MOTION")
     handles: IntProperty(name="Handles", min=0, max=240, default=0,
                          description="Extra frames kept before and after each clip")
 
@@ -70,9 +65,7 @@ class ZOMG_AP_preferences(bpy.types.AddonPreferences):
         box = layout.box()
         box.label(text="Clips and export")
         box.prop(self, "naming")
-        row = box.row()
-        row.prop(self, "export_format")
-        row.prop(self, "root_motion")
+        box.prop(self, "export_format")
         box.prop(self, "handles")
 
         box = layout.box()

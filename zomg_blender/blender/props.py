@@ -56,10 +56,12 @@ class ZOMG_PG_result(bpy.types.PropertyGroup):
     """Where a sub-action was found; becomes one clip on Apply."""
 
     name: StringProperty(name="Clip", description="Clip name (the naming pattern's {name})")
+    text: StringProperty(name="Sub-action", description="The sub-action this clip was found for")
     start: IntProperty(name="Start", description="First frame of the clip", update=_result_edited)
     end: IntProperty(name="End", description="Last frame of the clip (inclusive)", update=_result_edited)
     confidence: FloatProperty(name="Confidence", min=0.0, max=1.0, subtype="FACTOR")
     edited: BoolProperty(name="Edited", description="Boundaries set by hand: kept when Split runs again")
+    # Clip names and hand-set boundaries survive a new Split: results are matched by sub-action text.
 
 
 class ZOMG_PG_take(bpy.types.PropertyGroup):

@@ -177,8 +177,10 @@ def _task_ground(request: dict, job_dir: Path, progress) -> dict:
 
     take = _load_take(job_dir, request)
     progress(0.2, "grounding sub-actions in the take")
-    return ground_take(take, text=request.get("text"), subactions=request.get("subactions"),
-                       **request.get("options", {}))
+    result = ground_take(take, text=request.get("text"), subactions=request.get("subactions"),
+                         **request.get("options", {}))
+    result["frame_start"] = take.frame_start
+    return result
 
 
 def _task_install(request: dict, job_dir: Path, progress) -> dict:
