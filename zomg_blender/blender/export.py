@@ -99,12 +99,11 @@ def _selected(obj):
 
 
 def _run_exporter(path: Path, call) -> None:
-    with quiet_blender() as captured:
+    with quiet_blender():
         try:
             result = call()
             problem = None if "FINISHED" in result else f"exporter returned {sorted(result)}"
         except RuntimeError as exc:
             problem = str(exc)
-        log = captured()
     if problem is not None:
-        raise ZomgError(f"cannot export {path.name}: {first_error_line(problem + chr(10) + log)}")
+        raise ZomgError(f"cannot export {path.name}: {first_error_line(problem)}")

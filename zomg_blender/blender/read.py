@@ -104,7 +104,8 @@ def action_frames(action, channelbag) -> tuple[int, int]:
         keys = fc.keyframe_points  # Blender keeps them sorted by frame
         if len(keys):
             lo, hi = min(lo, keys[0].co[0]), max(hi, keys[-1].co[0])
-    return int(np.floor(lo + 1e-6)), int(np.ceil(hi - 1e-6))
+    snap = 0.01  # keys a hair off whole frames (resampled imports) still count as on them
+    return int(np.floor(lo + snap)), int(np.ceil(hi - snap))
 
 
 def fast_path_blockers(obj, channelbag=None) -> list[str]:
@@ -134,14 +135,15 @@ def fast_path_blockers(obj, channelbag=None) -> list[str]:
 def _read_fcurves(obj, channelbag, first: int, last: int) -> np.ndarray:
     frames = np.arange(first, last + 1, dtype=np.float64)
     bones = obj.data.bones
-    pose = obj.pose.bones
-    # every channel starts at the pose's current (un-animated) value, then keyed ones are overwritten
-    values = {prop: np.empty((len(bones), len(frames), n)) for prop, n in _CHANNELS.items()}
-    for j, b in enumerate(bones):
-        pb = pose[b.name]
-        for prop in _CHANNELS:
-            values[prop][j] = np.asarray(getattr(pb, prop), dtype=np.float64)
-    index = {b.name: j for j, b in enumerate(bones)}
+    names = [b.name for b in bones]
+    index = {n: j for j, n in enumerate(names)}
+    pose_order = [obj.pose.bones.find(n) for n in names]
+    # every channel starts at the pose's current (un-animated) value; keyed ones are overwritten
+    values = {}
+    for prop, width in _CHANNELS.items():
+        static = np.empty(len(bones) * width, dtype=np.float32)
+        obj.pose.bones.foreach_get(prop, static)
+        values[prop] = np.repeat(static.reshape(-1, width)[pose_order, None, :].astype(np.float64), len(frames), axis=1)
     for fc in channelbag.fcurves:
         if fc.mute or (fc.group is not None and fc.group.mute):
             continue
@@ -152,11 +154,11 @@ def _read_fcurves(obj, channelbag, first: int, last: int) -> np.ndarray:
         if j is None or fc.array_index >= _CHANNELS[m.group(2)]:
             continue
         values[m.group(2)][j, :, fc.array_index] = sample_fcurve(fc, frames)
-    local = np.empty((len(bones), len(frames), 4, 4))
-    for j, b in enumerate(bones):
-        loc = np.zeros_like(values["location"][j]) if b.use_connect else values["location"][j]
-        local[j] = _basis(loc, _rotation(pose[b.name].rotation_mode, values, j), values["scale"][j])
-    return _forward_kinematics(obj, local)
+    connected = np.array([b.use_connect for b in bones])
+    values["location"][connected] = 0.0  # Blender ignores the location of connected bones
+    modes = [obj.pose.bones[n].rotation_mode for n in names]
+    rot = _quat_matrix(_rotations_as_quaternions(modes, values))
+    return _forward_kinematics(obj, rot * values["scale"][:, :, None, :], values["location"])
 
 
 def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
@@ -202,43 +204,37 @@ def _evaluate_into(fc, frames, mask, out) -> None:
         out[i] = fc.evaluate(frames[i])
 
 
-def _basis(loc, rot, scale) -> np.ndarray:
-    """T @ R @ S for every frame: [T,4,4] from loc [T,3], rot [T,3,3], scale [T,3]."""
-    m = np.zeros(loc.shape[:1] + (4, 4))
-    m[:, :3, :3] = rot * scale[:, None, :]
-    m[:, :3, 3] = loc
-    m[:, 3, 3] = 1.0
-    return m
+def _rotations_as_quaternions(modes: list[str], values: dict) -> np.ndarray:
+    """[J,T,4] (w,x,y,z) from each bone's own rotation channels, as its rotation mode says."""
+    quat = values["rotation_quaternion"].copy()
+    for mode in set(modes) - {"QUATERNION"}:
+        sel = np.array([m == mode for m in modes])
+        if mode == "AXIS_ANGLE":
+            aa = values["rotation_axis_angle"][sel]
+            axis = aa[..., 1:] / np.maximum(np.linalg.norm(aa[..., 1:], axis=-1, keepdims=True), 1e-12)
+            quat[sel] = np.concatenate([np.cos(aa[..., :1] / 2), axis * np.sin(aa[..., :1] / 2)], axis=-1)
+        else:  # Euler "XYZ": X is applied first, so q = qZ * qY * qX
+            euler = values["rotation_euler"][sel]
+            q = None
+            for axis in mode:
+                i = "XYZ".index(axis)
+                qa = np.zeros(euler.shape[:-1] + (4,))
+                qa[..., 0], qa[..., 1 + i] = np.cos(euler[..., i] / 2), np.sin(euler[..., i] / 2)
+                q = qa if q is None else _quat_multiply(qa, q)
+            quat[sel] = q
+    return quat
 
 
-def _rotation(mode: str, values: dict, j: int) -> np.ndarray:
-    if mode == "QUATERNION":
-        return _quat_matrix(values["rotation_quaternion"][j])
-    if mode == "AXIS_ANGLE":
-        aa = values["rotation_axis_angle"][j]
-        axis = aa[:, 1:] / np.maximum(np.linalg.norm(aa[:, 1:], axis=1, keepdims=True), 1e-12)
-        half = aa[:, :1] / 2
-        return _quat_matrix(np.concatenate([np.cos(half), axis * np.sin(half)], axis=1))
-    e = values["rotation_euler"][j]
-    r = np.broadcast_to(np.eye(3), (len(e), 3, 3))
-    for axis in mode:  # "XYZ": X is applied first, so R = Rz @ Ry @ Rx
-        i = "XYZ".index(axis)
-        r = _axis_matrix(i, e[:, i]) @ r
-    return r
-
-
-def _axis_matrix(axis: int, angle: np.ndarray) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    m = np.zeros((len(angle), 3, 3))
-    a, b = [(1, 2), (2, 0), (0, 1)][axis]
-    m[:, axis, axis] = 1.0
-    m[:, a, a], m[:, a, b], m[:, b, a], m[:, b, b] = c, -s, s, c
-    return m
+def _quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
 
 
 def _quat_matrix(q: np.ndarray) -> np.ndarray:
-    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)  # Blender normalises too
-    w, x, y, z = q.T
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)  # Blender normalises too
+    w, x, y, z = np.moveaxis(q, -1, 0)
     return np.stack([
         np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
         np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
@@ -246,32 +242,33 @@ def _quat_matrix(q: np.ndarray) -> np.ndarray:
     ], -2)
 
 
-def _forward_kinematics(obj, local: np.ndarray) -> np.ndarray:
-    """pose = parent_pose @ (parent_rest^-1 @ rest) @ local; heads in world space. [T,J,3]."""
+def _forward_kinematics(obj, basis_rs: np.ndarray, basis_loc: np.ndarray) -> np.ndarray:
+    """World-space heads [T,J,3] from each bone's basis (rotation*scale [J,T,3,3], location [J,T,3]).
+
+    pose = parent_pose @ (parent_rest^-1 @ rest) @ basis, computed one depth level of bones at a time.
+    """
     bones = obj.data.bones
     index = {b.name: j for j, b in enumerate(bones)}
+    parent = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
     rest = np.array([np.array(b.matrix_local) for b in bones])
-    pose = np.empty_like(local)
-    for j in _parents_first(bones, index):
-        b = bones[j]
-        if b.parent is None:
-            pose[j] = rest[j] @ local[j]
-        else:
-            p = index[b.parent.name]
-            pose[j] = pose[p] @ (np.linalg.inv(rest[p]) @ rest[j]) @ local[j]
+    offset = rest.copy()
+    has_parent = parent >= 0
+    offset[has_parent] = np.linalg.inv(rest[parent[has_parent]]) @ rest[has_parent]
+    rs = offset[:, None, :3, :3] @ basis_rs                                   # [J,T,3,3]
+    t = np.einsum("jab,jtb->jta", offset[:, :3, :3], basis_loc) + offset[:, None, :3, 3]
+    depth = np.zeros(len(bones), dtype=int)
+    for j in range(len(bones)):
+        p = parent[j]
+        while p >= 0:
+            depth[j] += 1
+            p = parent[p]
+    for level in range(1, depth.max() + 1 if len(bones) else 0):
+        js = np.flatnonzero(depth == level)
+        ps = parent[js]
+        t[js] = np.einsum("jtab,jtb->jta", rs[ps], t[js]) + t[ps]
+        rs[js] = rs[ps] @ rs[js]
     world = np.array(obj.matrix_world)
-    heads = pose[:, :, :3, 3] @ world[:3, :3].T + world[:3, 3]
-    return heads.transpose(1, 0, 2)
-
-
-def _parents_first(bones, index) -> list[int]:
-    depth = []
-    for b in bones:
-        d, p = 0, b.parent
-        while p is not None:
-            d, p = d + 1, p.parent
-        depth.append(d)
-    return sorted(range(len(bones)), key=lambda j: depth[j])
+    return t.transpose(1, 0, 2) @ world[:3, :3].T + world[:3, 3]
 
 
 # ---------------------------------------------------------------- evaluated path

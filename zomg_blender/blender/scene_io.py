@@ -6,15 +6,20 @@ off the terminal (it is only used to explain a failure).
 """
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import re
 import stat
 import sys
+import struct
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import bpy
+import numpy as np
 
 from ..engine.errors import ZomgError
 from .read import source_action_of
@@ -24,29 +29,21 @@ TAKE_EXTENSIONS = (".bvh", ".fbx", ".glb", ".gltf", ".blend")
 
 @contextlib.contextmanager
 def quiet_blender():
-    """Send everything written to stdout/stderr (Python and C level) to a buffer; yields a getter for it."""
+    """Keep what Blender prints to stdout/stderr (Python and C level) off the terminal while it runs."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
     try:
         fds = (sys.stdout.fileno(), sys.stderr.fileno())
     except (AttributeError, OSError, ValueError):  # no real descriptors (e.g. captured streams): nothing to hide
-        yield lambda: ""
+        yield
         return
-    buf = tempfile.TemporaryFile(mode="w+b")
+    sink = tempfile.TemporaryFile(mode="w+b")
     saved = [os.dup(fd) for fd in fds]
     try:
         for fd in fds:
-            os.dup2(buf.fileno(), fd)
-
-        def captured() -> str:
-            with contextlib.suppress(Exception):
-                sys.stdout.flush()
-                sys.stderr.flush()
-            buf.seek(0)
-            return buf.read().decode("utf-8", "replace")
-
-        yield captured
+            os.dup2(sink.fileno(), fd)
+        yield
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
@@ -54,7 +51,7 @@ def quiet_blender():
         for fd, old in zip(fds, saved):
             os.dup2(old, fd)
             os.close(old)
-        buf.close()
+        sink.close()
 
 
 def import_take(path) -> "bpy.types.Object":
@@ -66,6 +63,8 @@ def import_take(path) -> "bpy.types.Object":
     _check_input_file(path)
     if ext == ".bvh":
         check_bvh_text(path)
+    if ext in (".glb", ".gltf") and (fps := gltf_frame_rate(path)):
+        _set_scene_fps(fps)  # glTF keeps seconds: import at the rate the file was sampled at
     if ext == ".blend":
         _run_importer(path, lambda: bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False))
         candidates = list(bpy.context.scene.objects)
@@ -91,10 +90,10 @@ def save_blend(path) -> Path:
     path = Path(path).expanduser().absolute()
     check_output_path(path, (".blend",))
     try:
-        with quiet_blender() as captured:
+        with quiet_blender():
             bpy.ops.wm.save_as_mainfile(filepath=str(path), check_existing=False)
     except RuntimeError as exc:
-        raise ZomgError(f"cannot write {path}: {first_error_line(str(exc) + captured())}") from None
+        raise ZomgError(f"cannot write {path}: {first_error_line(str(exc))}") from None
     return path
 
 
@@ -171,7 +170,7 @@ def _check_input_file(path: Path) -> None:
 
 
 def _run_importer(path: Path, call) -> None:
-    with quiet_blender() as captured:
+    with quiet_blender():
         try:
             result = call()
             problem = None if "FINISHED" in result else f"importer returned {sorted(result)}"
@@ -179,22 +178,56 @@ def _run_importer(path: Path, call) -> None:
             problem = str(exc)
         except Exception as exc:  # noqa: BLE001 - an importer's own bug is still the file's problem to the user
             problem = f"{type(exc).__name__}: {exc}"
-        log = captured()
     if problem is not None:
-        raise ZomgError(f"{path.name}: cannot import ({first_error_line(problem + chr(10) + log)})")
+        raise ZomgError(f"{path.name}: cannot import ({first_error_line(problem)})")
 
 
 def first_error_line(text: str) -> str:
-    """The one line of Blender's error text that says what went wrong."""
+    """The one line of a Blender operator's error text that says what went wrong."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if any(ln.startswith("Traceback") for ln in lines):
-        tail = [ln for ln in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", ln)]
-        if tail:
-            return tail[-1]
-    for ln in lines:
-        if ln.startswith("Error:") or ln.startswith("ERROR"):
-            return ln.split(":", 1)[1].strip() if ":" in ln else ln
-    return lines[0] if lines else "unknown error"
+    if any("Traceback (most recent call last)" in ln for ln in lines):  # a Python operator failed
+        raised = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Warning)\b", ln)]
+        if raised:
+            return raised[-1]
+    line = lines[0] if lines else "unknown error"
+    return re.sub(r"^(Error|ERROR):?\s*", "", line) or line
+
+
+def gltf_frame_rate(path: Path) -> float | None:
+    """The frame rate a glTF's first animation was sampled at (glTF stores seconds), or None."""
+    try:
+        data = path.read_bytes()
+        if data[:4] == b"glTF":
+            json_len = struct.unpack_from("<I", data, 12)[0]
+            doc = json.loads(data[20:20 + json_len])
+            bin_start = 20 + json_len + 8
+            buffers = [data[bin_start:]]
+        else:
+            doc = json.loads(data)
+            buffers = []
+            for buf in doc.get("buffers", []):
+                uri = buf.get("uri", "")
+                if uri.startswith("data:"):
+                    buffers.append(base64.b64decode(uri.split(",", 1)[1]))
+                else:
+                    buffers.append((path.parent / urllib.parse.unquote(uri)).read_bytes())
+        sampler = doc["animations"][0]["samplers"][0]
+        accessor = doc["accessors"][sampler["input"]]
+        view = doc["bufferViews"][accessor["bufferView"]]
+        offset = view.get("byteOffset", 0) + accessor.get("byteOffset", 0)
+        times = np.frombuffer(buffers[view.get("buffer", 0)], dtype="<f4", count=accessor["count"], offset=offset)
+        fps = (len(times) - 1) / float(times[-1] - times[0])  # the mean step: float32 times are coarse
+    except Exception:  # noqa: BLE001 - any surprise: keep the scene's frame rate
+        return None
+    if abs(fps - round(fps)) < 0.01:
+        fps = float(round(fps))
+    return fps if 1.0 <= fps <= 1000.0 else None
+
+
+def _set_scene_fps(fps: float) -> None:
+    render = bpy.context.scene.render
+    render.fps = max(1, int(round(fps)))
+    render.fps_base = render.fps / fps
 
 
 def _pick_armature(path: Path, objects) -> "bpy.types.Object":
