@@ -122,6 +122,37 @@ def test_export_writes_one_animation_per_clip(take, tmp_path):
     assert (tmp_path / "clips.fbx").stat().st_size > 10_000
 
 
+def test_propose_fills_an_editable_list_offline(take, addon):
+    take.zomg.description = "walk forward, then wave with the right hand and finally run back"
+    addon.backend = "rules"
+    assert bpy.ops.zomg.propose() == {"FINISHED"}
+    proposed = [s.name for s in take.zomg.subactions]
+    assert len(proposed) == 3 and "wave" in proposed[1]
+
+    take.zomg.subaction_index = 2
+    assert bpy.ops.zomg.subaction_edit(edit="UP") == {"FINISHED"}
+    assert bpy.ops.zomg.subaction_edit(edit="ADD") == {"FINISHED"}
+    take.zomg.subactions[take.zomg.subaction_index].name = "turn around"
+    assert [s.name for s in take.zomg.subactions] == [proposed[0], proposed[2], "turn around", proposed[1]]
+    take.zomg.subaction_index = 0
+    assert bpy.ops.zomg.subaction_edit(edit="REMOVE") == {"FINISHED"}
+    assert len(take.zomg.subactions) == 3
+
+
+def test_http_backend_stays_offline_without_online_access(take, addon):
+    assert bpy.app.online_access is False  # bpy as a module: Blender's "Allow Online Access" is off
+    addon.backend, addon.endpoint = "openai", "http://127.0.0.1:9/v1"
+    try:
+        take.zomg.description = "jump twice and then sit down"
+        assert bpy.ops.zomg.propose() == {"FINISHED"}
+    finally:
+        addon.backend, addon.endpoint = "rules", ""
+    from zomg_blender.engine.partition import partition
+
+    assert [s.name for s in take.zomg.subactions] == partition("jump twice and then sit down").subactions
+    assert "(rules)" in take.zomg.status and "online access is off" in take.zomg.status
+
+
 def test_split_edit_apply_is_one_undo_step_and_keeps_the_take(take, addon, checkpoint):
     addon.checkpoint, addon.device = str(checkpoint), "cpu"
     state = take.zomg

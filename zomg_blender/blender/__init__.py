@@ -21,6 +21,16 @@ def addon_package() -> str:
     return head if sep else __name__.partition(".")[0]
 
 
+def user_folder(name: str, create: bool = False) -> str | None:
+    """A folder of this extension in Blender's user data (kept across updates); None outside an extension."""
+    import bpy
+
+    try:
+        return bpy.utils.extension_path_user(addon_package(), path=name, create=create)
+    except ValueError:  # not loaded as an extension (no bl_ext.<repo>.<id> package)
+        return None
+
+
 def _modules():
     return [importlib.import_module(f".{name}", __name__) for name in _MODULES]
 

@@ -10,7 +10,7 @@ import importlib.util
 import os
 import sys
 
-from . import addon_package
+from . import user_folder
 
 # (import name, pip requirement). numpy and requests ship with Blender itself.
 REQUIREMENTS = (
@@ -25,12 +25,7 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 def site_packages_dir(create: bool = False) -> str | None:
     """`<Blender user folder>/extensions/.user/<repo>/zomg/site-packages`, None outside an extension."""
-    import bpy
-
-    try:
-        return bpy.utils.extension_path_user(addon_package(), path="site-packages", create=create)
-    except ValueError:  # not loaded as an extension (no bl_ext.<repo>.<id> package)
-        return None
+    return user_folder("site-packages", create)
 
 
 def activate() -> str | None:

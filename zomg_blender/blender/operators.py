@@ -14,7 +14,7 @@ from bpy.props import EnumProperty, StringProperty
 from ..engine import clips as clip_rules
 from ..engine.errors import ZomgError
 from ..engine.take import Clip
-from . import deps, preferences
+from . import deps, preferences, user_folder
 from .props import Filling
 from .worker import WorkerFailed, WorkerJob
 from .write import MARKERS_PROP
@@ -275,14 +275,14 @@ class ZOMG_OT_propose(_WorkerOperator, _ArmatureOperator, bpy.types.Operator):
             raise ZomgError("write a description of the take first, e.g. 'walk forward, wave, then run back'")
         self.object_name = obj.name
         prefs = preferences.get(context)
-        backend = prefs.backend
-        if backend != "rules" and not bpy.app.online_access:
-            self.report({"WARNING"}, "Online access is off in Blender's preferences: using the offline rules")
-            backend = "rules"
-        config = {} if backend == "rules" else {
-            "endpoint": prefs.endpoint or None, "model": prefs.model or None, "api_key_env": prefs.api_key_env}
-        return WorkerJob({"task": "partition", "text": text, "backend": backend,
-                          "config": {k: v for k, v in config.items() if v}},
+        # The network is used only for an HTTP backend and only while Blender allows online access;
+        # otherwise the engine uses the offline rules and says so in a warning.
+        config = {"online": bool(bpy.app.online_access)}
+        if prefs.backend != "rules":
+            config.update({"base_url": prefs.endpoint, "model": prefs.model, "api_key_env": prefs.api_key_env,
+                           "cache_dir": user_folder("partition-cache", create=True)})
+        return WorkerJob({"task": "partition", "text": text, "backend": prefs.backend,
+                          "config": {k: v for k, v in config.items() if v not in ("", None)}},
                          extra_paths=_extra_paths())
 
     def use_result(self, context, result: dict) -> None:
