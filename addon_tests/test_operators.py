@@ -233,8 +233,22 @@ def test_worker_crash_is_reported_and_changes_nothing(take, addon, checkpoint, m
     assert take.animation_data.action is not None and not take.animation_data.nla_tracks
 
 
-def test_zomg_cli_command_runs_the_zomg_command_line(addon, capsys):
+def test_zomg_cli_command_runs_the_zomg_command_line(addon, cmu_bvh, tmp_path, capsys):
+    """What `blender -b --command zomg ...` calls with the arguments after `zomg`."""
     run = sub("cli_command").run
-    assert run(["--help"]) == 0
-    assert "ground" in capsys.readouterr().out
-    assert run(["no-such-command"]) == 2
+    bpy.ops.wm.read_homefile(use_empty=True)
+    out = tmp_path / "clips.blend"
+    assert run(["split", str(cmu_bvh / TAKE), "--ranges", "1-300:start,301-1102:hop", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    assert sorted(t.name for o in bpy.data.objects if o.animation_data for t in o.animation_data.nla_tracks) == [
+        "131_03_01_start", "131_03_02_hop"]
+    assert run(["split", str(tmp_path / "missing.bvh"), "--at-markers", "--out", str(out)]) == 2
+    assert "missing.bvh" in capsys.readouterr().err
+
+
+def test_package_install_needs_online_access(addon):
+    deps = sub("deps")
+    assert deps.missing() == []  # this environment has every engine package
+    assert deps.site_packages_dir().endswith(os.path.join("zomg", "site-packages"))
+    with pytest.raises(RuntimeError, match="Online access is off"):
+        bpy.ops.zomg.install_deps()
