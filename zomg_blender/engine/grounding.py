@@ -47,6 +47,7 @@ class GroundingConfig:
     max_ctrl: int = 512           # cap on control points per mask (long takes)
     hard: bool = False            # straight-through hard masks in the forward pass (ablation)
     init_noise: float = 0.0       # std of seeded jitter on the initial parameters
+    opt_threads: int = 1          # torch CPU threads in the optimisation loop (tiny ops; 0 = leave as set)
     # loss weights
     w_contrast: float = 1.0
     symmetric: bool = True        # also text -> mask cross-entropy
@@ -314,8 +315,15 @@ def ground(encoder, feats, subactions: list[str], seed: int = 0, config: Groundi
 
     tick = time.perf_counter()
     if k > 1 and config.optimize:
-        with torch.enable_grad():
-            masks = _optimise(encoder, states, texts, init, min_len, seed, scale, config)
+        # the loop is hundreds of tiny ops: extra CPU threads only add synchronisation (and stall on a busy machine)
+        threads = torch.get_num_threads()
+        if config.opt_threads and states.device.type == "cpu":
+            torch.set_num_threads(config.opt_threads)
+        try:
+            with torch.enable_grad():
+                masks = _optimise(encoder, states, texts, init, min_len, seed, scale, config)
+        finally:
+            torch.set_num_threads(threads)
     else:
         masks = torch.zeros(k, t, device=states.device)
         for j, (s, e) in enumerate(init):
