@@ -125,7 +125,8 @@ def test_export_writes_one_animation_per_clip(take, tmp_path):
 def test_propose_fills_an_editable_list_offline(take, addon):
     take.zomg.description = "walk forward, then wave with the right hand and finally run back"
     addon.backend = "rules"
-    assert bpy.ops.zomg.propose() == {"FINISHED"}
+    # As from the panel's button; in background mode the operator waits for its worker.
+    assert bpy.ops.zomg.propose("INVOKE_DEFAULT") == {"FINISHED"}
     proposed = [s.name for s in take.zomg.subactions]
     assert len(proposed) == 3 and "wave" in proposed[1]
 

@@ -483,14 +483,23 @@ CLASSES = (ZOMG_OT_split_markers, ZOMG_OT_export_clips, ZOMG_OT_propose, ZOMG_OT
            ZOMG_OT_apply, ZOMG_OT_install_deps)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
+@bpy.app.handlers.persistent
+def cancel_all_jobs(*_args) -> None:
+    """Loading a file drops modal operators without telling them: stop their workers too."""
     for job in list(_RUNNING.values()):
         job.cancel()
     _RUNNING.clear()
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.app.handlers.load_pre.append(cancel_all_jobs)
+
+
+def unregister():
+    cancel_all_jobs()
+    if cancel_all_jobs in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(cancel_all_jobs)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
