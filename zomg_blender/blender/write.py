@@ -6,7 +6,8 @@ Choices (they are what makes FBX and glTF exports come out one-take-per-clip):
   and the source take all show the same frame numbers, and exporters cut each take from the
   strip / the action's manual frame range anyway (glTF export slides each one to time 0).
 - Each action holds only its range (plus ``handles`` frames each side, within the take). When a
-  range edge falls between keys, a key with Blender's evaluated value is added there.
+  range edge falls between keys, the cut part of that segment is keyed every frame with Blender's
+  evaluated values (so the clip plays exactly what the take played there).
 - Strips use extrapolation "Nothing", so a clip never holds its pose over its neighbours' time.
   With handles, a strip that would reach its neighbour's is moved later to keep a one-frame gap.
 - The source action is only read. It is unassigned so that the NLA plays; if nothing else uses
@@ -33,6 +34,8 @@ DEFAULT_NAMING = "{take}_{index:02d}_{name}"
 
 _KEY_FLOATS = {"co": 2, "handle_left": 2, "handle_right": 2, "back": 1, "amplitude": 1, "period": 1}
 _KEY_ENUMS = ("interpolation", "handle_left_type", "handle_right_type", "easing", "type")
+_EPS = 1e-4  # frames: a key this close to a range edge is on it
+_AUTO_HANDLES = {bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items[n].value for n in ("AUTO", "AUTO_CLAMPED")}
 _BONE_IN_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]')
 
 
@@ -116,18 +119,17 @@ def remove_previous_clips(obj) -> None:
 
 
 def _copy_range(source, channelbag, a: int, b: int, name: str, obj):
-    """A new action with the keys of ``channelbag`` in frames [a, b], with keys added at a and b if missing."""
+    """A new action holding the motion of ``channelbag`` over frames [a, b], exactly at every frame."""
     action = bpy.data.actions.new(name)
     slot = action.slots.new(id_type="OBJECT", name=obj.name)
     target = anim_utils.action_ensure_channelbag_for_slot(action, slot)
     for fc in channelbag.fcurves:
         keys = _read_keys(fc)
         frames = keys["co"][:, 0]
-        inside = (frames >= a - 1e-4) & (frames <= b + 1e-4)
+        inside = (frames >= a - _EPS) & (frames <= b + _EPS)
         picked = {k: v[inside] for k, v in keys.items()}
-        for edge in (a, b):
-            if len(fc.keyframe_points) and not np.any(np.abs(picked["co"][:, 0] - edge) < 1e-4):
-                picked = _with_key(picked, keys, fc, edge)
+        if len(frames):
+            picked = _fill_edges(picked, keys, fc, a, b)
         new = _new_fcurve(target, fc)
         new.keyframe_points.add(len(picked["co"]))
         for attr, values in picked.items():
@@ -160,19 +162,42 @@ def _read_keys(fc) -> dict:
     return out
 
 
-def _with_key(picked: dict, keys: dict, fc, frame: int) -> dict:
-    """Add a key at ``frame`` holding Blender's value there, shaped like the segment it cuts."""
-    value = fc.evaluate(frame)
-    left = max(int(np.searchsorted(keys["co"][:, 0], frame, side="right")) - 1, 0)
-    row = {k: v[left:left + 1].copy() for k, v in keys.items()}
-    row["co"][:] = (frame, value)
-    row["handle_left"][:] = (frame - 1.0 / 3.0, value)
-    row["handle_right"][:] = (frame + 1.0 / 3.0, value)
-    auto_clamped = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items["AUTO_CLAMPED"].value
-    row["handle_left_type"][:] = row["handle_right_type"][:] = auto_clamped
-    merged = {k: np.concatenate([picked[k], row[k]]) for k in picked}
+def _fill_edges(picked: dict, keys: dict, fc, a: int, b: int) -> dict:
+    """Where [a, b] cuts a segment between keys, key every frame of the cut part with Blender's value.
+
+    The kept keys next to the cut get their automatic handles frozen as they were, because
+    Blender would recompute them from their new neighbours and bend the curve.
+    """
+    kept = picked["co"][:, 0]
+    if len(kept):
+        for end in (0, -1):
+            for side in ("handle_left_type", "handle_right_type"):
+                if picked[side][end, 0] in _AUTO_HANDLES:
+                    picked[side][end, 0] = _enum("handle_left_type", "FREE")
+        lo, hi = float(kept[0]), float(kept[-1])
+        baked = [f for f in range(a, b + 1) if f < lo - _EPS or f > hi + _EPS]
+    else:
+        baked = list(range(a, b + 1))
+    if not baked:
+        return picked
+    frames = np.array(baked, dtype=np.float32)
+    values = np.array([fc.evaluate(f) for f in baked], dtype=np.float32)
+    left = np.clip(np.searchsorted(keys["co"][:, 0], frames, side="right") - 1, 0, len(keys["co"]) - 1)
+    constant = keys["interpolation"][left, 0] == _enum("interpolation", "CONSTANT")
+    rows = {k: np.zeros((len(baked),) + v.shape[1:], dtype=v.dtype) for k, v in keys.items()}
+    rows["co"][:] = np.stack([frames, values], 1)
+    rows["handle_left"][:] = np.stack([frames - 1 / 3, values], 1)
+    rows["handle_right"][:] = np.stack([frames + 1 / 3, values], 1)
+    rows["interpolation"][:, 0] = np.where(constant, _enum("interpolation", "CONSTANT"), _enum("interpolation", "LINEAR"))
+    rows["handle_left_type"][:] = rows["handle_right_type"][:] = _enum("handle_left_type", "FREE")
+    rows["type"][:] = keys["type"][left]
+    merged = {k: np.concatenate([picked[k], rows[k]]) for k in picked}
     order = np.argsort(merged["co"][:, 0], kind="stable")
     return {k: v[order] for k, v in merged.items()}
+
+
+def _enum(prop: str, name: str) -> int:
+    return bpy.types.Keyframe.bl_rna.properties[prop].enum_items[name].value
 
 
 def _new_fcurve(channelbag, source_fc):
