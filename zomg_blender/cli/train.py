@@ -17,6 +17,9 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int)
     p.add_argument("--batch", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--minutes", type=float, help="time budget; the schedule ends when steps or time run out")
+    p.add_argument("--model", help='encoder size overrides as JSON, e.g. \'{"d_model": 320, "n_layers": 5}\'')
+    p.add_argument("--frame-loss", type=float, help="weight of the per-frame loss")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
     p.add_argument("--log-json", help="write the training history here")
@@ -32,7 +35,8 @@ def run(args) -> int:
     if args.prepare_only:
         print(f"prepared data: {prepared}")
         return 0
-    cfg = training.TrainConfig.preset(args.preset, steps=args.steps, batch=args.batch, seed=args.seed, device=args.device)
+    cfg = training.TrainConfig.preset(args.preset, steps=args.steps, batch=args.batch, seed=args.seed, device=args.device, max_minutes=args.minutes,
+                                          frame_loss=args.frame_loss, model=json.loads(args.model) if args.model else None)
     result = training.train(prepared, cfg, args.out, log=lambda m: print(m, flush=True))
     if args.log_json:
         Path(args.log_json).write_text(json.dumps(result, indent=2))

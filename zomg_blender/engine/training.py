@@ -45,6 +45,7 @@ class TrainConfig:
     style_prob: float = 0.3
     crossfade: int = 3
     eval_every: int = 500
+    max_minutes: float = 0.0    # > 0: a time budget; the LR schedule follows whichever of steps/time runs out first
     seed: int = 0
     device: str = "auto"
     model: dict = field(default_factory=dict)   # EncoderConfig overrides
@@ -126,7 +127,7 @@ def prepare(data_dir: str | Path, cache_dir: str | Path, out_path: str | Path, l
         clip_split=np.array([m[2] for m in meta]), clip_file=np.array([m[3] for m in meta]),
         sentences=np.array(sentences), text_emb=emb.astype(np.float16), text_kind=np.array(kinds),
         text_content=np.array(contents), text_style=np.array(styles),
-        groups=np.array(json.dumps(wordings.content_groups())), mirror=np.array(json.dumps({c: wordings.mirror_content(c) for c in wordings.CONTENTS})),
+        related=np.array(json.dumps({c: sorted(wordings.related(c)) for c in wordings.CONTENTS})), mirror=np.array(json.dumps({c: wordings.mirror_content(c) for c in wordings.CONTENTS})),
     )
     return out_path
 
@@ -145,13 +146,15 @@ class Corpus:
         self.split = z["clip_split"].tolist()
         off = z["offsets"]
         joints = z["joints"].astype(np.float32)
-        groups = json.loads(str(z["groups"]))
+        related = json.loads(str(z["related"]))
         self.mirror = json.loads(str(z["mirror"]))
         self.contents = sorted(set(self.content) | set(self.mirror))
         self.cid = {c: i for i, c in enumerate(self.contents)}
-        self.group = np.array([groups.get(c, c) for c in self.contents])
-        # same[i, j]: contents i and j describe the same motion (never negatives of each other)
-        self.same = torch.as_tensor(self.group[:, None] == self.group[None, :])
+        # same[i, j]: contents i and j describe (nearly) the same motion: never negatives of each other
+        self.same = torch.eye(len(self.contents), dtype=torch.bool)
+        for c, rel in related.items():
+            for r in rel:
+                self.same[self.cid[c], self.cid[r]] = self.same[self.cid[r], self.cid[c]] = True
         t0 = time.time()
         self.feats: dict[tuple[float, bool], list[np.ndarray]] = {}
         for mirrored in (False, True):
@@ -286,13 +289,17 @@ def train(prepared: str | Path, cfg: TrainConfig, out_checkpoint: str | Path, lo
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters on {device}")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
+    budget_s = cfg.max_minutes * 60 or float("inf")
     batcher = Batcher(corpus, cfg)
     same = corpus.same.to(device)
     text_emb = corpus.text_emb.to(device)
     best, history, t_start = None, [], time.time()
-    for step in range(1, cfg.steps + 1):
+    step, progress = 0, 0.0
+    while progress < 1.0:
+        step += 1
+        progress = max(step / cfg.steps, (time.time() - t_start) / budget_s)
+        for group in opt.param_groups:  # linear warm-up, cosine decay over steps or time
+            group["lr"] = cfg.lr * min(1.0, step / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
         model.train()
         feats, valid, seg_of_frame, seg_bounds, seg_content, seg_text = batcher.sample()
         x = model.normalise(torch.as_tensor(feats, device=device))
@@ -320,11 +327,10 @@ def train(prepared: str | Path, cfg: TrainConfig, out_checkpoint: str | Path, lo
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        sched.step()
         if step % 50 == 0:
-            log(f"step {step}/{cfg.steps} loss {loss.item():.3f} (seg {loss_seg.item():.3f} frame {loss_frame.item():.3f}) "
+            log(f"step {step} ({progress:.0%}) loss {loss.item():.3f} (seg {loss_seg.item():.3f} frame {loss_frame.item():.3f}) "
                 f"scale {scale.item():.1f} {time.time() - t_start:.0f}s")
-        if step % cfg.eval_every == 0 or step == cfg.steps:
+        if step % cfg.eval_every == 0 or progress >= 1.0:
             m = evaluate(model, corpus, "val", device)
             m["step"] = step
             history.append(m)
@@ -388,8 +394,7 @@ def evaluate(model: MotionTextModel, corpus: Corpus, split: str, device) -> dict
     pred = present_t[rank]
     top1 = (pred[:, 0] == labels).float().mean().item()
     top3 = (pred[:, :3] == labels[:, None]).any(1).float().mean().item()
-    group = corpus.group
-    top1_group = float(np.mean([group[p] == group[l] for p, l in zip(pred[:, 0].tolist(), labels.tolist())]))
+    top1_related = corpus.same.to(device)[pred[:, 0], labels].float().mean().item()
     # every held-out wording on its own (harder than the prototype)
     we, wl = torch.cat(word_emb), torch.tensor(word_lab, device=device)
     per_word = (present_t[(we @ protos.T).argmax(1)] == wl)  # sanity of the text side alone
@@ -401,7 +406,7 @@ def evaluate(model: MotionTextModel, corpus: Corpus, split: str, device) -> dict
     t = model.text_embed(corpus.text_emb[pick].to(device))
     sim = m @ t.T
     hit = labels[:, None] == labels[None, :]
-    res = {"top1": top1, "top3": top3, "top1_group": top1_group, "single_wording_top1": single,
+    res = {"top1": top1, "top3": top3, "top1_related": top1_related, "single_wording_top1": single,
            "text_proto_self": per_word.float().mean().item()}
     for k in (1, 5, 10):
         res[f"m2t_R@{k}"] = hit.gather(1, sim.topk(k, dim=1).indices).any(1).float().mean().item()
