@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 
 import bpy
+import numpy as np
 import pytest
+
+from zomg_blender.engine.clips import clip_name, clips_from_markers, clips_from_ranges
+from zomg_blender.engine.errors import ZomgError
+from zomg_blender.engine.take import Take
 
 REPO = Path(__file__).resolve().parents[1]
 BANDAI_CLIP = "dataset/Bandai-Namco-Research-Motiondataset-2/data/dataset-2_walk-turn-left_active_001.bvh"
@@ -118,6 +123,7 @@ def bad_files(cmu_bvh, cmu_split, tmp_path_factory):
     _write_bvh(d / "short.bvh", head, rows[:60])
     (d / "no_armature.gltf").write_text('{"asset": {"version": "2.0"}, "scenes": [{"nodes": []}], "scene": 0}')
     (d / "a_file").write_text("not a folder")
+    os.mkfifo(d / "pipe.bvh")  # opening it would block: must be refused, not hang
     (d / "notes.txt").write_text("hello")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     mesh = bpy.data.objects.new("mesh", bpy.data.meshes.new("mesh"))
@@ -144,6 +150,7 @@ BAD_CASES = [
     ("mesh_only.blend", [], "no armature"),
     ("still_rig.blend", [], "has no animation"),
     ("notes.txt", [], "unsupported file type"),
+    ("pipe.bvh", [], "not a regular file"),
     ("short.bvh", ["--ranges", "1-100:a"], "outside the take"),
     ("short.bvh", ["--ranges", "1-30:a,20-60:b"], "overlap"),
     ("short.bvh", ["--ranges", "30-10:a"], "reversed"),
@@ -167,3 +174,36 @@ def test_bad_input_is_one_line_and_nonzero(bad_files, tmp_path, name, extra, mes
     assert len(lines) == 1, proc.stderr
     assert message in lines[0] and "Traceback" not in proc.stderr
     assert not (tmp_path / "out.blend").exists()
+
+
+def _take(frames: int, frame_start: int = 1) -> Take:
+    return Take(np.zeros((frames, 1, 3), np.float32), ["root"], np.array([-1]), 30.0, name="My Take!", frame_start=frame_start)
+
+
+def test_ranges_are_scene_frames_inclusive():
+    clips = clips_from_ranges(" 121-240 : wave , 1-120:walk", _take(300))
+    assert [(c.name, c.start_frame, c.end_frame) for c in clips] == [("walk", 0, 120), ("wave", 120, 240)]
+    clips = clips_from_ranges("1001-1010:a", _take(20, frame_start=1001))
+    assert (clips[0].start_frame, clips[0].end_frame) == (0, 10)
+    for text, message in (("", "no ranges"), ("1-120", "has no name"), ("1-120:", "empty name"), ("a-b:x", "cannot read"),
+                          ("5-5:x", "one frame"), ("0-10:x", "outside"), ("290-301:x", "outside"),
+                          ("1-10:x,10-20:y", "overlap"), ("1-10:x,11-20:X", "two clips")):
+        with pytest.raises(ZomgError, match=message):
+            clips_from_ranges(text, _take(300))
+
+
+def test_markers_start_clips_until_the_next_marker():
+    clips = clips_from_markers([("b", 50), ("a", 1), ("c", 100)], _take(120))
+    assert [(c.name, c.start_frame, c.end_frame) for c in clips] == [("a", 0, 49), ("b", 49, 99), ("c", 99, 120)]
+    with pytest.raises(ZomgError, match="outside the take"):
+        clips_from_markers([("a", 1), ("late", 500)], _take(120))
+    with pytest.raises(ZomgError, match="empty or reversed"):
+        clips_from_markers([("a", 1), ("b", 1)], _take(120))
+
+
+def test_clip_names_are_engine_safe():
+    assert clip_name("{take}_{index:02d}_{name}", _take(10), 3, "walk fast / left!") == "My_Take_03_walk_fast_left"
+    assert clip_name("{name}-{start}-{end}", "t", 1, "été", 5, 9) == "t-5-9"  # non-ASCII letters dropped
+    assert clip_name("{name}", "t", 1, "???") == "clip"
+    with pytest.raises(ZomgError, match="unknown field"):
+        clip_name("{take}_{frame}", "t", 1, "x")

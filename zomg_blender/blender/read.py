@@ -156,9 +156,15 @@ def _read_fcurves(obj, channelbag, first: int, last: int) -> np.ndarray:
         values[m.group(2)][j, :, fc.array_index] = sample_fcurve(fc, frames)
     connected = np.array([b.use_connect for b in bones])
     values["location"][connected] = 0.0  # Blender ignores the location of connected bones
+    # a bone's own rotation and scale move its children, never its own head: skip them for leaves
+    parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
+    has_children = np.isin(np.arange(len(bones)), parents)
     modes = [obj.pose.bones[n].rotation_mode for n in names]
-    rot = _quat_matrix(_rotations_as_quaternions(modes, values))
-    return _forward_kinematics(obj, rot * values["scale"][:, :, None, :], values["location"])
+    rs = np.zeros(values["scale"].shape + (3,))
+    for mode in set(modes[j] for j in np.flatnonzero(has_children)):
+        sel = has_children & np.array([m == mode for m in modes])
+        rs[sel] = _rotation_matrices(mode, {k: v[sel] for k, v in values.items()}) * values["scale"][sel][:, :, None, :]
+    return _forward_kinematics(obj, parents, rs, values["location"], has_children)
 
 
 def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
@@ -169,6 +175,8 @@ def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
     co = np.empty(2 * n, dtype=np.float32)  # the C type: foreach_get copies in bulk only when it matches
     fc.keyframe_points.foreach_get("co", co)
     kx, ky = co[0::2].astype(np.float64), co[1::2].astype(np.float64)
+    if n == len(frames) and np.array_equal(kx, frames):  # a key on every frame: the usual mocap case
+        return ky
     out = np.empty(len(frames))
     left = np.clip(np.searchsorted(kx, frames, side="right") - 1, 0, n - 1)
     on_key = np.abs(kx[left] - frames) < 1e-6
@@ -179,7 +187,7 @@ def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
         out[before], out[after] = ky[0], ky[-1]
     else:
         _evaluate_into(fc, frames, before | after, out)
-    if not inside.any():  # keys on every frame: the usual mocap case
+    if not inside.any():
         return out
     interp = np.empty(n, dtype=np.int32)
     fc.keyframe_points.foreach_get("interpolation", interp)
@@ -204,32 +212,25 @@ def _evaluate_into(fc, frames, mask, out) -> None:
         out[i] = fc.evaluate(frames[i])
 
 
-def _rotations_as_quaternions(modes: list[str], values: dict) -> np.ndarray:
-    """[J,T,4] (w,x,y,z) from each bone's own rotation channels, as its rotation mode says."""
-    quat = values["rotation_quaternion"].copy()
-    for mode in set(modes) - {"QUATERNION"}:
-        sel = np.array([m == mode for m in modes])
-        if mode == "AXIS_ANGLE":
-            aa = values["rotation_axis_angle"][sel]
-            axis = aa[..., 1:] / np.maximum(np.linalg.norm(aa[..., 1:], axis=-1, keepdims=True), 1e-12)
-            quat[sel] = np.concatenate([np.cos(aa[..., :1] / 2), axis * np.sin(aa[..., :1] / 2)], axis=-1)
-        else:  # Euler "XYZ": X is applied first, so q = qZ * qY * qX
-            euler = values["rotation_euler"][sel]
-            q = None
-            for axis in mode:
-                i = "XYZ".index(axis)
-                qa = np.zeros(euler.shape[:-1] + (4,))
-                qa[..., 0], qa[..., 1 + i] = np.cos(euler[..., i] / 2), np.sin(euler[..., i] / 2)
-                q = qa if q is None else _quat_multiply(qa, q)
-            quat[sel] = q
-    return quat
-
-
-def _quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
+def _rotation_matrices(mode: str, values: dict) -> np.ndarray:
+    """[J,T,3,3] rotation matrices of bones sharing one rotation mode, from their channels."""
+    if mode == "QUATERNION":
+        return _quat_matrix(values["rotation_quaternion"])
+    if mode == "AXIS_ANGLE":
+        aa = values["rotation_axis_angle"]
+        axis = aa[..., 1:] / np.maximum(np.linalg.norm(aa[..., 1:], axis=-1, keepdims=True), 1e-12)
+        return _quat_matrix(np.concatenate([np.cos(aa[..., :1] / 2), axis * np.sin(aa[..., :1] / 2)], axis=-1))
+    euler = values["rotation_euler"]
+    m = np.zeros(euler.shape[:-1] + (3, 3))
+    m[..., 0, 0] = m[..., 1, 1] = m[..., 2, 2] = 1.0
+    for axis in mode:  # "XYZ": X is applied first, so R = Rz @ Ry @ Rx; left-multiply one axis at a time
+        i = "XYZ".index(axis)
+        a, b = ((1, 2), (2, 0), (0, 1))[i]
+        c, s = np.cos(euler[..., i])[..., None], np.sin(euler[..., i])[..., None]
+        row_a, row_b = m[..., a, :].copy(), m[..., b, :].copy()
+        m[..., a, :] = c * row_a - s * row_b
+        m[..., b, :] = s * row_a + c * row_b
+    return m
 
 
 def _quat_matrix(q: np.ndarray) -> np.ndarray:
@@ -242,20 +243,21 @@ def _quat_matrix(q: np.ndarray) -> np.ndarray:
     ], -2)
 
 
-def _forward_kinematics(obj, basis_rs: np.ndarray, basis_loc: np.ndarray) -> np.ndarray:
+def _forward_kinematics(obj, parent: np.ndarray, basis_rs: np.ndarray, basis_loc: np.ndarray,
+                        has_children: np.ndarray) -> np.ndarray:
     """World-space heads [T,J,3] from each bone's basis (rotation*scale [J,T,3,3], location [J,T,3]).
 
-    pose = parent_pose @ (parent_rest^-1 @ rest) @ basis, computed one depth level of bones at a time.
+    pose = parent_pose @ (parent_rest^-1 @ rest) @ basis, one depth level of bones at a time; the
+    pose rotation is only carried for bones with children (a head only needs its parent's).
     """
     bones = obj.data.bones
-    index = {b.name: j for j, b in enumerate(bones)}
-    parent = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
     rest = np.array([np.array(b.matrix_local) for b in bones])
     offset = rest.copy()
     has_parent = parent >= 0
     offset[has_parent] = np.linalg.inv(rest[parent[has_parent]]) @ rest[has_parent]
-    rs = offset[:, None, :3, :3] @ basis_rs                                   # [J,T,3,3]
     t = np.einsum("jab,jtb->jta", offset[:, :3, :3], basis_loc) + offset[:, None, :3, 3]
+    rs = np.zeros_like(basis_rs)
+    rs[has_children] = offset[has_children, None, :3, :3] @ basis_rs[has_children]
     depth = np.zeros(len(bones), dtype=int)
     for j in range(len(bones)):
         p = parent[j]
@@ -265,8 +267,9 @@ def _forward_kinematics(obj, basis_rs: np.ndarray, basis_loc: np.ndarray) -> np.
     for level in range(1, depth.max() + 1 if len(bones) else 0):
         js = np.flatnonzero(depth == level)
         ps = parent[js]
-        t[js] = np.einsum("jtab,jtb->jta", rs[ps], t[js]) + t[ps]
-        rs[js] = rs[ps] @ rs[js]
+        t[js] = (rs[ps] @ t[js][..., None])[..., 0] + t[ps]
+        inner = js[has_children[js]]
+        rs[inner] = rs[parent[inner]] @ rs[inner]
     world = np.array(obj.matrix_world)
     return t.transpose(1, 0, 2) @ world[:3, :3].T + world[:3, 3]
 

@@ -23,14 +23,13 @@ import bpy
 import numpy as np
 from bpy_extras import anim_utils
 
-from ..engine.clips import clip_names, validate_clips
+from ..engine.clips import DEFAULT_NAMING, clip_names, validate_clips
 from ..engine.errors import ZomgError
 from ..engine.take import Clip, Take
 from .read import SOURCE_ACTION_PROP, action_frames, action_slot_for, source_action_of
 
 CLIP_TAG = "zomg_clip"            # on actions we made: the name of the object they were made for
 MARKERS_PROP = "zomg_markers"     # on the object: {marker name: frame} of the markers we placed
-DEFAULT_NAMING = "{take}_{index:02d}_{name}"
 
 _KEY_FLOATS = {"co": 2, "handle_left": 2, "handle_right": 2, "back": 1, "amplitude": 1, "period": 1}
 _KEY_ENUMS = ("interpolation", "handle_left_type", "handle_right_type", "easing", "type")

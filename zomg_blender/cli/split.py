@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..engine.clips import clip_names, clips_from_markers, clips_from_ranges, scene_range
+from ..engine.clips import DEFAULT_NAMING, clip_names, clips_from_markers, clips_from_ranges, scene_range
 from ..engine.errors import ZomgError
 from ..engine.take import Clip, Take
-
-DEFAULT_NAMING = "{take}_{index:02d}_{name}"
 
 
 def register(subparsers) -> None:

@@ -12,6 +12,7 @@ import string
 from .errors import ZomgError
 from .take import Clip, Take
 
+DEFAULT_NAMING = "{take}_{index:02d}_{name}"
 MIN_CLIP_FRAMES = 2  # a one-frame "clip" is a pose: NLA strips and exports need a length
 
 _RANGE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*(?::(.*))?$")
