@@ -74,7 +74,12 @@ def test_bandai_take_split_at_markers(bandai_dir, tmp_path):
     assert proc.stderr == ""
     strips, markers = _clips_in_blend(tmp_path / "split.blend")
     assert strips == [("turn", 40, 89), ("walk_in", 1, 39), ("walk_out", 90, 130)]
-    assert ("walk_in", 1) in markers and ("turn", 40) in markers
+    assert markers == [("turn", 40), ("walk in", 1), ("walk out", 90), ("walk_in", 1), ("walk_out", 90)]
+    # splitting the result again at its markers uses the user's three, not the placed ones
+    again = zomg(tmp_path / "split.blend", "--at-markers", "--out", tmp_path / "again.blend")
+    assert again.returncode == 0, again.stderr
+    assert _clips_in_blend(tmp_path / "again.blend")[0] == [
+        ("split_01_walk_in", 1, 39), ("split_02_turn", 40, 89), ("split_03_walk_out", 90, 130)]
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_scene.gltf(filepath=str(tmp_path / "split.gltf"))
     assert sorted(a.name for a in bpy.data.actions) == ["turn", "walk_in", "walk_out"]
@@ -114,6 +119,7 @@ def bad_files(cmu_bvh, cmu_split, tmp_path_factory):
     full = (cmu_bvh / "131_03.bvh").read_bytes()
     (d / "truncated.bvh").write_bytes(full[: len(full) // 2])
     _, out = cmu_split
+    (d / "split.blend").write_bytes((out / "131_03.blend").read_bytes())
     (d / "truncated.glb").write_bytes((out / "131_03.glb").read_bytes()[:20000])
     (d / "truncated.blend").write_bytes((out / "131_03.blend").read_bytes()[:50000])
     _write_bvh(d / "one_frame.bvh", head, rows[:1])
@@ -156,6 +162,7 @@ BAD_CASES = [
     ("short.bvh", ["--ranges", "30-10:a"], "reversed"),
     ("short.bvh", ["--ranges", "1-30:a,31-60:a"], "two clips are named"),
     ("short.bvh", ["--at-markers"], "no timeline markers"),
+    ("split.blend", ["--at-markers"], "no timeline markers"),  # only markers a split placed
     ("short.bvh", ["--ranges", "1-30:a", "--out", "/proc/x.blend"], "cannot write"),
     ("short.bvh", ["--ranges", "1-30:a", "--out", "{dir}/a_file/x.blend"], "is not a folder"),
     ("short.bvh", ["--ranges", "1-30:a", "--fbx", "{dir}/nowhere/x.fbx"], "does not exist"),

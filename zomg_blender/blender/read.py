@@ -30,12 +30,14 @@ _OBJECT_TRANSFORM = {"location", "rotation_euler", "rotation_quaternion", "rotat
                      "delta_location", "delta_rotation_euler", "delta_rotation_quaternion", "delta_scale"}
 _CONSTANT, _LINEAR = 0, 1  # FCurve keyframe interpolation enum values
 SOURCE_ACTION_PROP = "zomg_source_action"  # on an object whose take was split: the take's action name
+MARKERS_PROP = "zomg_markers"  # on an object whose take was split: {marker name: frame} of the markers placed
 
 
 def read_armature(obj, action=None, method: str = "auto") -> Take:
     """World-space bone heads [T,J,3] of ``obj`` playing ``action`` (default: `source_action_of`).
 
     T covers every scene frame of the action's frame range (its manual range if set, else its keys).
+    ``meta["markers"]`` lists the user's timeline markers (not those a split placed).
     """
     if obj is None or obj.type != "ARMATURE":
         raise ZomgError(f"{getattr(obj, 'name', obj)!r} is not an armature")
@@ -67,8 +69,15 @@ def read_armature(obj, action=None, method: str = "auto") -> Take:
         name=action.name,
         frame_start=first,
         meta={"object": obj.name, "action": action.name, "read_method": method,
-              "markers": sorted(((m.name, m.frame) for m in scene.timeline_markers), key=lambda m: m[1])},
+              "markers": user_markers(obj)},
     )
+
+
+def user_markers(obj) -> list[tuple[str, int]]:
+    """The scene's timeline markers (name, frame) by frame, less those an earlier split of ``obj`` placed."""
+    ours = obj.get(MARKERS_PROP) or {}
+    markers = [(m.name, m.frame) for m in bpy.context.scene.timeline_markers if ours.get(m.name) != m.frame]
+    return sorted(markers, key=lambda m: m[1])
 
 
 def source_action_of(obj):

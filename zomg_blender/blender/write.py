@@ -10,13 +10,15 @@ Choices (they are what makes FBX and glTF exports come out one-take-per-clip):
   evaluated values (so the clip plays exactly what the take played there).
 - Strips use extrapolation "Nothing", so a clip never holds its pose over its neighbours' time.
   With handles, a strip that would reach its neighbour's is moved later to keep a one-frame gap.
-- The source action is only read. It is unassigned so that the NLA plays; if nothing else uses
-  it, it gets a fake user so saving the file keeps it. The object remembers it for re-runs.
+- The source action is only read. The active action is unassigned so that the NLA plays; if
+  nothing else uses it, it gets a fake user so saving the file keeps it. The object remembers
+  the source (custom property ``zomg_source_action``) for re-runs.
 - Everything made here is tagged; a re-run removes what the previous run made for this object
   (its actions, tracks and markers) and nothing else.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 
 import bpy
@@ -26,10 +28,9 @@ from bpy_extras import anim_utils
 from ..engine.clips import DEFAULT_NAMING, clip_names, validate_clips
 from ..engine.errors import ZomgError
 from ..engine.take import Clip, Take
-from .read import SOURCE_ACTION_PROP, action_frames, action_slot_for, source_action_of
+from .read import MARKERS_PROP, SOURCE_ACTION_PROP, action_frames, action_slot_for, source_action_of
 
 CLIP_TAG = "zomg_clip"            # on actions we made: the name of the object they were made for
-MARKERS_PROP = "zomg_markers"     # on the object: {marker name: frame} of the markers we placed
 
 _KEY_FLOATS = {"co": 2, "handle_left": 2, "handle_right": 2, "back": 1, "amplitude": 1, "period": 1}
 _KEY_ENUMS = ("interpolation", "handle_left_type", "handle_right_type", "easing", "type")
@@ -69,6 +70,7 @@ def write_clips(obj, clips: list[Clip], source_action=None, naming: str = DEFAUL
     remove_previous_clips(obj)
     scene = bpy.context.scene
     made, placed = [], {}
+    users_markers = {(m.name, m.frame) for m in scene.timeline_markers}
     prev_end = None
     for clip, name in zip(clips, names):
         start, end = first + clip.start_frame, first + clip.end_frame - 1
@@ -82,14 +84,15 @@ def write_clips(obj, clips: list[Clip], source_action=None, naming: str = DEFAUL
         strip.extrapolation, strip.blend_type = "NOTHING", "REPLACE"
         prev_end = strip.frame_end
         marker_frame = int(place + (start - a))
-        scene.timeline_markers.new(name, frame=marker_frame)
-        placed[name] = marker_frame
+        if (name, marker_frame) not in users_markers:  # the user's own marker already says it: keep theirs
+            scene.timeline_markers.new(name, frame=marker_frame)
+            placed[name] = marker_frame
         made.append(action)
     obj[MARKERS_PROP] = placed
     obj[SOURCE_ACTION_PROP] = source.name
     if ad.action is not None:
-        if ad.action == source and source.users <= 1 and not source.use_fake_user:
-            source.use_fake_user = True  # otherwise unassigning it would lose it on save
+        if ad.action.users <= 1 and not ad.action.use_fake_user:
+            ad.action.use_fake_user = True  # otherwise unassigning it would lose it on save
         ad.action = None
     ad.use_nla = True
     return made
@@ -207,6 +210,7 @@ def _new_fcurve(channelbag, source_fc):
     if group and "group_name" in channelbag.fcurves.bl_rna.functions["new"].parameters:  # Blender 5.0+
         return channelbag.fcurves.new(source_fc.data_path, index=source_fc.array_index, group_name=group)
     fc = channelbag.fcurves.new(source_fc.data_path, index=source_fc.array_index)
-    if group:  # Blender 4.4/4.5: groups are made and assigned by hand
-        fc.group = channelbag.groups.get(group) or channelbag.groups.new(group)
+    if group:  # Blender 4.4/4.5: groups are made and assigned by hand; they only tidy the UI
+        with contextlib.suppress(AttributeError, TypeError, RuntimeError):
+            fc.group = channelbag.groups.get(group) or channelbag.groups.new(group)
     return fc

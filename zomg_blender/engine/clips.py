@@ -54,7 +54,8 @@ def clips_from_ranges(text: str, take: Take) -> list[Clip]:
 def clips_from_markers(markers: list[tuple[str, int]], take: Take) -> list[Clip]:
     """Each marker (name, scene frame) starts a clip that runs to the next marker or the take's end."""
     if not markers:
-        raise ZomgError("the scene has no timeline markers; add one at the start of each clip (its name becomes the clip name)")
+        raise ZomgError("no timeline markers to split at (those a split placed do not count); "
+                        "add one at the start of each clip, named after it")
     ordered = sorted(markers, key=lambda m: m[1])
     last_frame = take.frame_start + take.frames - 1
     clips = []
