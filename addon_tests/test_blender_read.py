@@ -133,6 +133,24 @@ def test_quaternion_axis_angle_and_euler_orders(cmu_bvh):
     _assert_paths_agree(obj, frames=300)
 
 
+def test_animated_armature_object(cmu_bvh):
+    obj = import_take(cmu_bvh / "131_03.bvh")
+    _trim(obj, 1, 200)
+    ad = obj.animation_data
+    bag = anim_utils.action_get_channelbag_for_slot(ad.action, ad.action_slot)
+    obj.rotation_mode = "YXZ"
+    obj.scale = (1.5, 1.5, 1.5)  # not keyed: its static value applies on every frame
+    for prop, index, keys in (("location", 0, [(1, 0.0), (200, 80.0)]), ("location", 2, [(1, 5.0), (120, -10.0)]),
+                              ("rotation_euler", 2, [(1, 0.0), (200, 2.0)]), ("rotation_euler", 0, [(50, 0.3)])):
+        fc = bag.fcurves.new(prop, index=index)
+        for frame, value in keys:
+            fc.keyframe_points.insert(frame, value)
+    assert fast_path_blockers(obj, bag) == []
+    _assert_paths_agree(obj, frames=200)
+    obj.delta_location = (1.0, 0.0, 0.0)
+    assert fast_path_blockers(obj, bag) == ["animated object transform with delta transforms"]
+
+
 def test_constraint_falls_back_to_evaluated(cmu_bvh):
     obj = import_take(cmu_bvh / "131_03.bvh")
     _trim(obj, 1, 240)

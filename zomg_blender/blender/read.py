@@ -6,7 +6,8 @@ Two ways to get there:
   (keys on every frame are used as they are; constant and linear segments are interpolated
   in numpy; Bézier/eased segments, extrapolated frames and curves with modifiers fall back to
   ``FCurve.evaluate`` for just those frames), build local matrices from the channels (each
-  bone's rotation mode), and run forward kinematics with the rest matrices. ~100x faster.
+  bone's rotation mode), and run forward kinematics with the rest matrices, all bones of one
+  depth level at once. About 5-8x faster than evaluating (benchmarks/bench_read.py).
 - ``"evaluated"``: let Blender evaluate the scene frame by frame and read ``pose_bone.head``.
   Exact for anything Blender can do (constraints, drivers, odd inheritance), slow.
 
@@ -26,8 +27,6 @@ from ..engine.take import Take
 
 _BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
 _CHANNELS = {"location": 3, "rotation_quaternion": 4, "rotation_euler": 3, "rotation_axis_angle": 4, "scale": 3}
-_OBJECT_TRANSFORM = {"location", "rotation_euler", "rotation_quaternion", "rotation_axis_angle", "scale",
-                     "delta_location", "delta_rotation_euler", "delta_rotation_quaternion", "delta_scale"}
 _CONSTANT, _LINEAR = 0, 1  # FCurve keyframe interpolation enum values
 SOURCE_ACTION_PROP = "zomg_source_action"  # on an object whose take was split: the take's action name
 MARKERS_PROP = "zomg_markers"  # on an object whose take was split: {marker name: frame} of the markers placed
@@ -134,8 +133,12 @@ def fast_path_blockers(obj, channelbag=None) -> list[str]:
                                      or not b.use_local_location or b.use_relative_parent):
             why.append(f"bone {b.name!r} inheritance settings")
             break
-    if channelbag is not None and any(fc.data_path in _OBJECT_TRANSFORM for fc in channelbag.fcurves):
-        why.append("animated object transform")
+    animated = {fc.data_path for fc in channelbag.fcurves} if channelbag is not None else set()
+    if animated & set(_CHANNELS) or any(p.startswith("delta_") for p in animated):
+        deltas = (tuple(obj.delta_location), tuple(obj.delta_rotation_euler), tuple(obj.delta_rotation_quaternion),
+                  tuple(obj.delta_scale))
+        if deltas != ((0, 0, 0), (0, 0, 0), (1, 0, 0, 0), (1, 1, 1)) or any(p.startswith("delta_") for p in animated):
+            why.append("animated object transform with delta transforms")
     return why
 
 
@@ -153,8 +156,13 @@ def _read_fcurves(obj, channelbag, first: int, last: int) -> np.ndarray:
         static = np.empty(len(bones) * width, dtype=np.float32)
         obj.pose.bones.foreach_get(prop, static)
         values[prop] = np.repeat(static.reshape(-1, width)[pose_order, None, :].astype(np.float64), len(frames), axis=1)
+    object_values = {prop: np.repeat(np.asarray(getattr(obj, prop), dtype=np.float64)[None, None, :], len(frames), axis=1)
+                     for prop in _CHANNELS}
     for fc in channelbag.fcurves:
         if fc.mute or (fc.group is not None and fc.group.mute):
+            continue
+        if fc.data_path in _CHANNELS and fc.array_index < _CHANNELS[fc.data_path]:  # the object's own transform
+            object_values[fc.data_path][0, :, fc.array_index] = sample_fcurve(fc, frames)
             continue
         m = _BONE_PATH.match(fc.data_path)
         if not m or m.group(2) not in _CHANNELS:
@@ -173,7 +181,13 @@ def _read_fcurves(obj, channelbag, first: int, last: int) -> np.ndarray:
     for mode in set(modes[j] for j in np.flatnonzero(has_children)):
         sel = has_children & np.array([m == mode for m in modes])
         rs[sel] = _rotation_matrices(mode, {k: v[sel] for k, v in values.items()}) * values["scale"][sel][:, :, None, :]
-    return _forward_kinematics(obj, parents, rs, values["location"], has_children)
+    heads = _forward_kinematics(obj, parents, rs, values["location"], has_children)  # [T,J,3] armature space
+    if not any(fc.data_path in _CHANNELS for fc in channelbag.fcurves):
+        world = np.array(obj.matrix_world)
+        return heads @ world[:3, :3].T + world[:3, 3]
+    # an animated object (no parent, constraints or deltas: see fast_path_blockers): world = T @ R @ S per frame
+    world_rs = _rotation_matrices(obj.rotation_mode, object_values)[0] * object_values["scale"][0][:, None, :]
+    return np.einsum("tab,tjb->tja", world_rs, heads) + object_values["location"][0][:, None, :]
 
 
 def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
@@ -254,7 +268,7 @@ def _quat_matrix(q: np.ndarray) -> np.ndarray:
 
 def _forward_kinematics(obj, parent: np.ndarray, basis_rs: np.ndarray, basis_loc: np.ndarray,
                         has_children: np.ndarray) -> np.ndarray:
-    """World-space heads [T,J,3] from each bone's basis (rotation*scale [J,T,3,3], location [J,T,3]).
+    """Armature-space heads [T,J,3] from each bone's basis (rotation*scale [J,T,3,3], location [J,T,3]).
 
     pose = parent_pose @ (parent_rest^-1 @ rest) @ basis, one depth level of bones at a time; the
     pose rotation is only carried for bones with children (a head only needs its parent's).
@@ -279,8 +293,7 @@ def _forward_kinematics(obj, parent: np.ndarray, basis_rs: np.ndarray, basis_loc
         t[js] = (rs[ps] @ t[js][..., None])[..., 0] + t[ps]
         inner = js[has_children[js]]
         rs[inner] = rs[parent[inner]] @ rs[inner]
-    world = np.array(obj.matrix_world)
-    return t.transpose(1, 0, 2) @ world[:3, :3].T + world[:3, 3]
+    return t.transpose(1, 0, 2)
 
 
 # ---------------------------------------------------------------- evaluated path
