@@ -141,7 +141,8 @@ def test_animated_armature_object(cmu_bvh):
     obj.rotation_mode = "YXZ"
     obj.scale = (1.5, 1.5, 1.5)  # not keyed: its static value applies on every frame
     for prop, index, keys in (("location", 0, [(1, 0.0), (200, 80.0)]), ("location", 2, [(1, 5.0), (120, -10.0)]),
-                              ("rotation_euler", 2, [(1, 0.0), (200, 2.0)]), ("rotation_euler", 0, [(50, 0.3)])):
+                              ("rotation_euler", 2, [(1, 0.0), (200, 2.0)]), ("rotation_euler", 0, [(50, 0.3)]),
+                              ("rotation_euler", 1, [(1, 0.2), (200, -0.4)])):
         fc = bag.fcurves.new(prop, index=index)
         for frame, value in keys:
             fc.keyframe_points.insert(frame, value)
