@@ -27,6 +27,7 @@ from ..engine.take import Take
 
 _BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
 _CHANNELS = {"location": 3, "rotation_quaternion": 4, "rotation_euler": 3, "rotation_axis_angle": 4, "scale": 3}
+_ROTATION_CHANNEL = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}  # else Euler
 _CONSTANT, _LINEAR = 0, 1  # FCurve keyframe interpolation enum values
 SOURCE_ACTION_PROP = "zomg_source_action"  # on an object whose take was split: the take's action name
 MARKERS_PROP = "zomg_markers"  # on an object whose take was split: {marker name: frame} of the markers placed
@@ -145,17 +146,24 @@ def fast_path_blockers(obj, channelbag=None) -> list[str]:
 # ---------------------------------------------------------------- fast path
 
 def _read_fcurves(obj, channelbag, first: int, last: int) -> np.ndarray:
+    """Bone channels in float32 (what F-curves store); FK in float32 is ~1e-6 of the rig's size."""
     frames = np.arange(first, last + 1, dtype=np.float64)
     bones = obj.data.bones
     names = [b.name for b in bones]
     index = {n: j for j, n in enumerate(names)}
-    pose_order = [obj.pose.bones.find(n) for n in names]
+    parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
+    # a bone's own rotation and scale move its children, never its own head: leaves need only location
+    has_children = np.isin(np.arange(len(bones)), parents)
+    modes = [obj.pose.bones[n].rotation_mode for n in names]
+    used_modes = {modes[j] for j in np.flatnonzero(has_children)}
+    needed = {"location", "scale"} | {_ROTATION_CHANNEL.get(m, "rotation_euler") for m in used_modes}
     # every channel starts at the pose's current (un-animated) value; keyed ones are overwritten
+    pose_order = [obj.pose.bones.find(n) for n in names]
     values = {}
-    for prop, width in _CHANNELS.items():
-        static = np.empty(len(bones) * width, dtype=np.float32)
+    for prop in needed:
+        static = np.empty(len(bones) * _CHANNELS[prop], dtype=np.float32)
         obj.pose.bones.foreach_get(prop, static)
-        values[prop] = np.repeat(static.reshape(-1, width)[pose_order, None, :].astype(np.float64), len(frames), axis=1)
+        values[prop] = np.repeat(static.reshape(len(bones), 1, -1)[pose_order], len(frames), axis=1)
     object_values = {prop: np.repeat(np.asarray(getattr(obj, prop), dtype=np.float64)[None, None, :], len(frames), axis=1)
                      for prop in _CHANNELS}
     for fc in channelbag.fcurves:
@@ -165,28 +173,26 @@ def _read_fcurves(obj, channelbag, first: int, last: int) -> np.ndarray:
             object_values[fc.data_path][0, :, fc.array_index] = sample_fcurve(fc, frames)
             continue
         m = _BONE_PATH.match(fc.data_path)
-        if not m or m.group(2) not in _CHANNELS:
+        if not m or m.group(2) not in needed:
             continue
         j = index.get(bpy.utils.unescape_identifier(m.group(1)))
-        if j is None or fc.array_index >= _CHANNELS[m.group(2)]:
+        if j is None or fc.array_index >= _CHANNELS[m.group(2)] or (m.group(2) != "location" and not has_children[j]):
             continue
         values[m.group(2)][j, :, fc.array_index] = sample_fcurve(fc, frames)
     connected = np.array([b.use_connect for b in bones])
     values["location"][connected] = 0.0  # Blender ignores the location of connected bones
-    # a bone's own rotation and scale move its children, never its own head: skip them for leaves
-    parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
-    has_children = np.isin(np.arange(len(bones)), parents)
-    modes = [obj.pose.bones[n].rotation_mode for n in names]
-    rs = np.zeros(values["scale"].shape + (3,))
-    for mode in set(modes[j] for j in np.flatnonzero(has_children)):
+    rs = np.zeros(values["scale"].shape + (3,), dtype=np.float32)
+    for mode in used_modes:
         sel = has_children & np.array([m == mode for m in modes])
-        rs[sel] = _rotation_matrices(mode, {k: v[sel] for k, v in values.items()}) * values["scale"][sel][:, :, None, :]
+        rotation = values[_ROTATION_CHANNEL.get(mode, "rotation_euler")][sel]
+        rs[sel] = _rotation_matrices(mode, rotation) * values["scale"][sel][:, :, None, :]
     heads = _forward_kinematics(obj, parents, rs, values["location"], has_children)  # [T,J,3] armature space
     if not any(fc.data_path in _CHANNELS for fc in channelbag.fcurves):
         world = np.array(obj.matrix_world)
         return heads @ world[:3, :3].T + world[:3, 3]
     # an animated object (no parent, constraints or deltas: see fast_path_blockers): world = T @ R @ S per frame
-    world_rs = _rotation_matrices(obj.rotation_mode, object_values)[0] * object_values["scale"][0][:, None, :]
+    rotation = object_values[_ROTATION_CHANNEL.get(obj.rotation_mode, "rotation_euler")]
+    world_rs = _rotation_matrices(obj.rotation_mode, rotation)[0] * object_values["scale"][0][:, None, :]
     return np.einsum("tab,tjb->tja", world_rs, heads) + object_values["location"][0][:, None, :]
 
 
@@ -197,9 +203,11 @@ def sample_fcurve(fc, frames: np.ndarray) -> np.ndarray:
         return np.array([fc.evaluate(f) for f in frames])
     co = np.empty(2 * n, dtype=np.float32)  # the C type: foreach_get copies in bulk only when it matches
     fc.keyframe_points.foreach_get("co", co)
-    kx, ky = co[0::2].astype(np.float64), co[1::2].astype(np.float64)
-    if n == len(frames) and np.array_equal(kx, frames):  # a key on every frame: the usual mocap case
-        return ky
+    kx, ky = co[0::2].astype(np.float64), co[1::2]
+    if kx[-1] - kx[0] == n - 1 and kx[0] == round(kx[0]) and np.all(np.diff(kx) == 1):  # a key on every frame
+        at = frames - kx[0]
+        if at[0] >= 0 and at[-1] < n:  # the usual mocap case: just the keys
+            return ky[at.astype(np.int64)]
     out = np.empty(len(frames))
     left = np.clip(np.searchsorted(kx, frames, side="right") - 1, 0, n - 1)
     on_key = np.abs(kx[left] - frames) < 1e-6
@@ -235,21 +243,20 @@ def _evaluate_into(fc, frames, mask, out) -> None:
         out[i] = fc.evaluate(frames[i])
 
 
-def _rotation_matrices(mode: str, values: dict) -> np.ndarray:
-    """[J,T,3,3] rotation matrices of bones sharing one rotation mode, from their channels."""
+def _rotation_matrices(mode: str, rotation: np.ndarray) -> np.ndarray:
+    """[...,3,3] rotation matrices from one rotation mode's channel values [...,3 or 4]."""
     if mode == "QUATERNION":
-        return _quat_matrix(values["rotation_quaternion"])
+        return _quat_matrix(rotation)
     if mode == "AXIS_ANGLE":
-        aa = values["rotation_axis_angle"]
-        axis = aa[..., 1:] / np.maximum(np.linalg.norm(aa[..., 1:], axis=-1, keepdims=True), 1e-12)
-        return _quat_matrix(np.concatenate([np.cos(aa[..., :1] / 2), axis * np.sin(aa[..., :1] / 2)], axis=-1))
-    euler = values["rotation_euler"]
-    m = np.zeros(euler.shape[:-1] + (3, 3))
+        axis = rotation[..., 1:] / np.maximum(np.linalg.norm(rotation[..., 1:], axis=-1, keepdims=True), 1e-12)
+        half = rotation[..., :1] / 2
+        return _quat_matrix(np.concatenate([np.cos(half), axis * np.sin(half)], axis=-1))
+    m = np.zeros(rotation.shape[:-1] + (3, 3), dtype=rotation.dtype)
     m[..., 0, 0] = m[..., 1, 1] = m[..., 2, 2] = 1.0
     for axis in mode:  # "XYZ": X is applied first, so R = Rz @ Ry @ Rx; left-multiply one axis at a time
         i = "XYZ".index(axis)
         a, b = ((1, 2), (2, 0), (0, 1))[i]
-        c, s = np.cos(euler[..., i])[..., None], np.sin(euler[..., i])[..., None]
+        c, s = np.cos(rotation[..., i])[..., None], np.sin(rotation[..., i])[..., None]
         row_a, row_b = m[..., a, :].copy(), m[..., b, :].copy()
         m[..., a, :] = c * row_a - s * row_b
         m[..., b, :] = s * row_a + c * row_b
@@ -270,30 +277,38 @@ def _forward_kinematics(obj, parent: np.ndarray, basis_rs: np.ndarray, basis_loc
                         has_children: np.ndarray) -> np.ndarray:
     """Armature-space heads [T,J,3] from each bone's basis (rotation*scale [J,T,3,3], location [J,T,3]).
 
-    pose = parent_pose @ (parent_rest^-1 @ rest) @ basis, one depth level of bones at a time; the
-    pose rotation is only carried for bones with children (a head only needs its parent's).
+    pose = parent_pose @ (parent_rest^-1 @ rest) @ basis, parents first; the pose rotation is only
+    carried for bones with children (a head only needs its parent's).
     """
     bones = obj.data.bones
     rest = np.array([np.array(b.matrix_local) for b in bones])
     offset = rest.copy()
     has_parent = parent >= 0
     offset[has_parent] = np.linalg.inv(rest[parent[has_parent]]) @ rest[has_parent]
-    t = np.einsum("jab,jtb->jta", offset[:, :3, :3], basis_loc) + offset[:, None, :3, 3]
-    rs = np.zeros_like(basis_rs)
-    rs[has_children] = offset[has_children, None, :3, :3] @ basis_rs[has_children]
-    depth = np.zeros(len(bones), dtype=int)
-    for j in range(len(bones)):
+    offset = offset.astype(basis_rs.dtype)
+    heads = np.empty((basis_loc.shape[1], len(bones), 3), dtype=basis_loc.dtype)
+    rs = np.empty_like(basis_rs)
+    for j in _parents_first(parent):
+        t = basis_loc[j] @ offset[j, :3, :3].T + offset[j, :3, 3]
+        p = parent[j]
+        if p >= 0:
+            t = (rs[p] @ t[:, :, None])[:, :, 0] + heads[:, p]
+        heads[:, j] = t
+        if has_children[j]:
+            rs[j] = offset[j, :3, :3] @ basis_rs[j]
+            if p >= 0:
+                rs[j] = rs[p] @ rs[j]
+    return heads
+
+
+def _parents_first(parent: np.ndarray) -> list[int]:
+    depth = np.zeros(len(parent), dtype=int)
+    for j in range(len(parent)):
         p = parent[j]
         while p >= 0:
             depth[j] += 1
             p = parent[p]
-    for level in range(1, depth.max() + 1 if len(bones) else 0):
-        js = np.flatnonzero(depth == level)
-        ps = parent[js]
-        t[js] = (rs[ps] @ t[js][..., None])[..., 0] + t[ps]
-        inner = js[has_children[js]]
-        rs[inner] = rs[parent[inner]] @ rs[inner]
-    return t.transpose(1, 0, 2)
+    return list(np.argsort(depth, kind="stable"))
 
 
 # ---------------------------------------------------------------- evaluated path
