@@ -201,3 +201,18 @@ def test_output_paths_that_cannot_be_written(take_131_03, tmp_path):
         export_gltf(tmp_path / "x.fbx", obj)
     out = save_blend(tmp_path / "ok.blend")
     assert out.stat().st_size > 0
+
+
+def test_gltf_take_imports_at_its_own_frame_rate(take_131_03, tmp_path):
+    obj, take = take_131_03
+    write_clips(obj, clips_from_ranges(RANGES, take), naming="{name}")
+    glb = export_gltf(tmp_path / "c.glb", obj)
+    bpy.ops.wm.read_factory_settings(use_empty=True)  # a 24 fps scene
+    arm = import_take(glb)
+    render = bpy.context.scene.render
+    assert render.fps / render.fps_base == 120
+    back = read_armature(arm, action=bpy.data.actions["walk"])
+    assert back.frames == 400 and back.fps == 120
+    idx = [take.joint_names.index(n) for n in back.joint_names]
+    h = float(np.ptp(take.positions[0], axis=0).max())
+    assert np.abs(back.positions - take.positions[300:700][:, idx]).max() < 1e-3 * h
