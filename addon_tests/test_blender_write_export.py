@@ -133,6 +133,8 @@ def test_bad_clips_and_source_are_refused(take_131_03):
     obj, take = take_131_03
     with pytest.raises(ZomgError, match="overlap"):
         write_clips(obj, clips_from_ranges("1-300:a,301-700:b", take)[:1] + clips_from_ranges("200-400:c", take))
+    with pytest.raises(ZomgError, match="already exists"):
+        write_clips(obj, clips_from_ranges("1-10:x", take), naming="{take}")  # would take the source's name
     actions = write_clips(obj, clips_from_ranges(RANGES, take))
     with pytest.raises(ZomgError, match="clip made by ZOMG"):
         write_clips(obj, clips_from_ranges("1-10:x", take), source_action=actions[0])

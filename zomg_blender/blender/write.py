@@ -66,6 +66,10 @@ def write_clips(obj, clips: list[Clip], source_action=None, naming: str = DEFAUL
                 name=take_name or source.name, frame_start=first)
     clips = validate_clips(clips, span)
     names = clip_names(naming, span, clips)
+    for name in names:
+        taken = bpy.data.actions.get(name)
+        if taken is not None and taken.get(CLIP_TAG) != obj.name:
+            raise ZomgError(f"an action named {name!r} already exists; choose another naming pattern")
 
     remove_previous_clips(obj)
     scene = bpy.context.scene
