@@ -137,7 +137,7 @@ def prepare(data_dir: str | Path, cache_dir: str | Path, out_path: str | Path, l
 # ---------------------------------------------------------------------------
 
 class Corpus:
-    def __init__(self, path: str | Path, log=print):
+    def __init__(self, path: str | Path, log=print, augment: bool = True):
         from .features import joint_features, mirror_joints
 
         z = np.load(path, allow_pickle=False)
@@ -157,8 +157,8 @@ class Corpus:
                 self.same[self.cid[c], self.cid[r]] = self.same[self.cid[r], self.cid[c]] = True
         t0 = time.time()
         self.feats: dict[tuple[float, bool], list[np.ndarray]] = {}
-        for mirrored in (False, True):
-            for speed in SPEEDS:
+        for mirrored in (False, True) if augment else (False,):
+            for speed in SPEEDS if augment else (1.0,):
                 out = []
                 for i in range(len(self.content)):
                     j = joints[off[i]:off[i + 1]]
@@ -169,7 +169,7 @@ class Corpus:
         log(f"features for {len(self.content)} clips x {2 * len(SPEEDS)} variants in {time.time() - t0:.1f}s")
         base = self.feats[(1.0, False)]
         train = [i for i, s in enumerate(self.split) if s == "train"]
-        allf = np.concatenate([base[i] for i in train] + [self.feats[(1.0, True)][i] for i in train])
+        allf = np.concatenate([self.feats[(1.0, m)][i] for i in train for m in (False, True) if (1.0, m) in self.feats])
         self.mean = allf.mean(0)
         self.std = np.maximum(allf.std(0), 1e-2)
         # sentence table
