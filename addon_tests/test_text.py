@@ -79,6 +79,7 @@ BANDAI_CONTENTS = {
     "bye", "byebye", "guide", "respond", "call", "punch", "kick", "slash", "dance-long", "dance-short",
     "wave-both-hands", "wave-left-hand", "wave-right-hand", "raise-up-both-hands", "raise-up-left-hand",
     "raise-up-right-hand"}
+CMU_CONTENTS = {"jump", "dribble", "swordplay", "ballet", "stand"}  # CMU clips, not Bandai labels
 SUBJECT = re.compile(r"^(a|an|the)?\s*(person|someone|man|woman|human|figure|character|char|guy|he|she|actor)\s+")
 
 
@@ -91,13 +92,15 @@ def _core(text: str) -> str:
     return SUBJECT.sub("", _norm(text))
 
 
-def test_contents_are_the_bandai_labels(shared_data):
+def test_contents_are_the_bandai_labels_plus_cmu(shared_data):
     labels = set()
     for cfg in ("cfg-1", "cfg-2"):
         for line in (shared_data / "bandai" / cfg / "content_label.txt").read_text().split():
             labels.add(line.split("_", 1)[1])
-    assert set(W.CONTENTS) == BANDAI_CONTENTS == labels
-    assert len(W.CONTENTS) == 25
+    assert BANDAI_CONTENTS == labels
+    assert set(W.CONTENTS) == BANDAI_CONTENTS | CMU_CONTENTS
+    assert len(W.CONTENTS) == 30
+    assert all(W.mirror_content(c) == c for c in CMU_CONTENTS)
 
 
 def test_enough_disjoint_wordings_per_content():
@@ -174,6 +177,8 @@ def test_style_phrases_and_compose():
 def test_related_pairs_are_known_and_symmetric():
     assert W.related("bye") == {"byebye", "wave-right-hand", "wave-both-hands"}
     assert "wave-left-hand" not in W.related("wave-right-hand")  # sidedness must be learned
+    assert W.related("ballet") == {"dance-long", "dance-short"} and "swordplay" in W.related("slash")
+    assert W.related("stand") == set()
     for c in W.CONTENTS:
         for r in W.related(c):
             assert c in W.related(r)
