@@ -39,7 +39,8 @@ def take_action(obj):
     earlier Apply recorded (writing clips unassigns the take so the NLA plays)."""
     from .read import source_action_of
 
-    return obj.zomg.action or source_action_of(obj)
+    state = getattr(obj, "zomg", None)  # absent when the extension is not registered (the `zomg` CLI on bpy)
+    return (state.action if state is not None else None) or source_action_of(obj)
 
 
 def take_frames(obj, action) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from types import SimpleNamespace
 
 import bpy
 import numpy as np
@@ -100,6 +101,98 @@ def write_clips(obj, clips: list[Clip], source_action=None, naming: str = DEFAUL
         ad.action = None
     ad.use_nla = True
     return made
+
+
+def remove_root_travel(obj, actions) -> str:
+    """In-place clips: take the horizontal (world X/Y) travel out of the travelling bone's location keys.
+
+    The travelling bone is the top-most bone whose location keys change (a BVH rig's root or hips);
+    bones above it must hold still. In every clip action its head is held above the armature's
+    origin at every frame; its height, all rotations and the other bones are kept. Only clip actions
+    `write_clips` made for ``obj`` are changed, each re-keyed on every frame of its range; the source
+    take is never touched. Returns the bone's name.
+    """
+    actions = list(actions)
+    for action in actions:
+        if action.get(CLIP_TAG) != obj.name:
+            raise ZomgError(f"action {action.name!r} is not a clip of {obj.name!r}; only clips are made in place")
+    if not actions:
+        return ""
+    bags = [anim_utils.action_get_channelbag_for_slot(a, a.slots[0]) for a in actions]
+    moving, still = set(), {}  # bones whose keys change; (bone, channel, index) -> the value a still one holds
+    travellers = set()         # bones whose location keys change
+    for bag in bags:
+        for fc in bag.fcurves:
+            m = _BONE_IN_PATH.match(fc.data_path)
+            if not m or not len(fc.keyframe_points) or bpy.utils.unescape_identifier(m.group(1)) not in obj.data.bones:
+                continue
+            name, channel = bpy.utils.unescape_identifier(m.group(1)), fc.data_path.rpartition(".")[2]
+            keys = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+            fc.keyframe_points.foreach_get("co", keys)
+            if np.ptp(keys[1::2]) > 1e-6:
+                moving.add(name)
+                if channel == "location":
+                    travellers.add(name)
+            else:
+                still[(name, channel, fc.array_index)] = float(keys[1])
+    if not travellers:
+        raise ZomgError(f"armature {obj.name!r}: no bone's location changes, so there is no travel to remove")
+    bone = min((obj.data.bones[n] for n in travellers), key=lambda b: (len(b.parent_recursive), b.name))
+    animated = next((p for p in bone.parent_recursive if p.name in moving), None)
+    if animated is not None:
+        raise ZomgError(f"in-place: bone {bone.name!r} travels under the animated bone {animated.name!r}; "
+                        "only a bone whose parents hold still can carry the travel")
+    rest = bone.matrix_local
+    if bone.parent is not None:
+        rest = _still_pose(obj, bone.parent, still) @ bone.parent.matrix_local.inverted() @ rest
+    world = np.array(obj.matrix_world, dtype=np.float64)
+    rest = np.array(rest, dtype=np.float64)
+    to_world = world[:3, :3] @ rest[:3, :3]               # location channel -> world offset of the head
+    origin = world[:3, :3] @ rest[:3, 3] + world[:3, 3]   # world head at location 0
+    pose_bone = obj.pose.bones[bone.name]
+    path = f'pose.bones["{bpy.utils.escape_identifier(bone.name)}"].location'
+    for action, bag in zip(actions, bags):
+        a, b = (int(round(f)) for f in action.frame_range)
+        frames = np.arange(a, b + 1, dtype=np.float64)
+        curves = [bag.fcurves.find(path, index=i) for i in range(3)]
+        loc = np.stack([np.array([fc.evaluate(f) for f in frames]) if fc is not None
+                        else np.full(len(frames), pose_bone.location[i]) for i, fc in enumerate(curves)], 1)
+        head = loc @ to_world.T + origin
+        travel = np.zeros_like(head)
+        travel[:, :2] = head[:, :2] - world[:2, 3]        # held above the armature's origin
+        loc -= np.linalg.solve(to_world, travel.T).T
+        for i, fc in enumerate(curves):
+            if fc is None:
+                fc = _new_fcurve(bag, SimpleNamespace(data_path=path, array_index=i, group=None))
+            fc.keyframe_points.clear()
+            fc.keyframe_points.add(len(frames))
+            fc.keyframe_points.foreach_set("co", np.column_stack([frames, loc[:, i]]).astype(np.float32).ravel())
+            fc.keyframe_points.foreach_set("interpolation", np.full(len(frames), _enum("interpolation", "LINEAR")))
+            fc.update()
+        action["zomg_in_place"] = bone.name
+    return bone.name
+
+
+def _still_pose(obj, bone, still: dict):
+    """Armature-space pose matrix of a bone that holds still: its held keys, else its current pose values."""
+    from mathutils import Euler, Matrix, Quaternion, Vector
+
+    pb = obj.pose.bones[bone.name]
+
+    def channel(name: str, size: int) -> list[float]:
+        return [still.get((bone.name, name, i), getattr(pb, name)[i]) for i in range(size)]
+
+    if pb.rotation_mode == "QUATERNION":
+        rotation = Quaternion(channel("rotation_quaternion", 4))
+    elif pb.rotation_mode == "AXIS_ANGLE":
+        angle, *axis = channel("rotation_axis_angle", 4)
+        rotation = Quaternion(axis, angle)
+    else:
+        rotation = Euler(channel("rotation_euler", 3), pb.rotation_mode).to_quaternion()
+    basis = Matrix.LocRotScale(Vector(channel("location", 3)), rotation, Vector(channel("scale", 3)))
+    if bone.parent is None:
+        return bone.matrix_local @ basis
+    return _still_pose(obj, bone.parent, still) @ bone.parent.matrix_local.inverted() @ bone.matrix_local @ basis
 
 
 def remove_previous_clips(obj) -> None:
