@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..engine.clips import sanitize_name, scene_range
+from ..engine.clips import clip_name, sanitize_name, scene_range
 from ..engine.errors import ZomgError
 from .common import read_manifest
 from .split import add_grounding_arguments, add_output_arguments
@@ -103,6 +103,7 @@ def _csv_rows(path: Path) -> list[tuple]:
 
 
 def run(args: argparse.Namespace) -> int:
+    clip_name(args.naming, "take", 1, "clip")  # a bad naming pattern would fail every take: fail once, now
     cases = read_cases(args.manifest)
     out = Path(args.out).expanduser().absolute()
     try:

@@ -11,7 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
-from ..engine.clips import (DEFAULT_NAMING, clip_names, clips_from_markers, clips_from_ranges, sanitize_name,
+from ..engine.clips import (DEFAULT_NAMING, clip_name, clip_names, clips_from_markers, clips_from_ranges, sanitize_name,
                             scene_range, validate_clips)
 from ..engine.errors import ZomgError
 from ..engine.take import Clip, Take
@@ -168,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
 
     take_path = Path(args.take)
     check_grounding_input(args.text, args.subactions)
+    clip_name(args.naming, take_path.stem, 1, "clip")  # a bad naming pattern fails before the slow part too
     outputs = [(args.out, (".blend",))] + [(p, ext) for p, ext in ((args.fbx, (".fbx",)), (args.gltf, (".glb", ".gltf"))) if p]
     for path, ext in outputs:  # before the slow part: a bad output path fails at once
         check_output_path(path, ext)
