@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         print("zomg: warning: matplotlib is not installed; review images are skipped", file=sys.stderr)
     batch = _Batch(args, out, formats, review)
     tick = time.perf_counter()
+    if any(not case["problem"] and batch.done_before(case) is None for case in cases):
+        batch.load_encoder()
     entries = []
     for i, case in enumerate(cases, 1):
         label = Path(case["take"]).name or case["id"]
@@ -145,6 +147,22 @@ class _Batch:
         self.args, self.out, self.formats, self.review = args, out, formats, review
         self.encoder = None
 
+    def done_before(self, case: dict) -> dict | None:
+        """The record of an earlier run with the same inputs whose outputs all still exist (None unless so)."""
+        if self.args.force or case["problem"]:
+            return None
+        done = _read_record(self.out / RECORDS / f"{case['stem']}.json")
+        if (done.get("fingerprint") == self._fingerprint(case) and done.get("outputs")
+                and all(Path(p).is_file() for p in done["outputs"])):
+            return done
+        return None
+
+    def load_encoder(self) -> None:
+        """Once per batch; a device or checkpoint problem is the whole batch's (ZomgError)."""
+        from ..engine.encoder import load_encoder
+
+        self.encoder = load_encoder(self.args.checkpoint, self.args.device)
+
     def process(self, case: dict) -> dict:
         """One take -> its summary entry; never raises for a problem with that take."""
         tick = time.perf_counter()
@@ -154,16 +172,14 @@ class _Batch:
         try:
             if case["problem"]:
                 raise ZomgError(case["problem"])
-            fingerprint = self._fingerprint(case)
-            done = _read_record(record_path)
-            if (not self.args.force and done.get("fingerprint") == fingerprint
-                    and done.get("outputs") and all(Path(p).is_file() for p in done["outputs"])):
+            done = self.done_before(case)
+            if done is not None:
                 entry.update(status="skipped", clips=done["clips"], outputs=done["outputs"])
                 return entry
             record_path.unlink(missing_ok=True)  # half-done work must not look finished
             entry["clips"], entry["outputs"] = self._split(case)
             entry["status"] = "ok"
-            _write_atomic(record_path, json.dumps({"fingerprint": fingerprint, "clips": entry["clips"],
+            _write_atomic(record_path, json.dumps({"fingerprint": self._fingerprint(case), "clips": entry["clips"],
                                                    "outputs": entry["outputs"]}, indent=1))
         except ZomgError as exc:
             entry["error"] = str(exc)
@@ -188,10 +204,6 @@ class _Batch:
         take.name = take_path.name  # for validate()'s messages
         take.validate()
         take.name = take_path.stem
-        if self.encoder is None:
-            from ..engine.encoder import load_encoder
-
-            self.encoder = load_encoder(args.checkpoint, args.device)
         clips, take.meta["grounding"] = ground_clips(
             take, text=case["text"], subactions=case["subactions"], encoder=self.encoder,
             partition=args.partition, seed=args.seed)
