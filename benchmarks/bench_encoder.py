@@ -2,7 +2,7 @@
 a non-learned peer, per-frame similarity over a long CMU take (PNG), and encoding speed on CPU.
 
     python benchmarks/bench_encoder.py --prepared ~/.cache/zomg-train/bandai_prepared.npz --out benchmarks/results
-(`zomg train --prepare-only` makes the prepared file from ../shared/data.)
+(`zomg train --prepare-only --prepared FILE` makes the prepared file from ../shared/data.)
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def centroid_peer(corpus: Corpus, split: str) -> dict:
     """Nearest class centroid on pose statistics (per-clip mean and std of the features), fit on train."""
     base = corpus.feats[(1.0, False)]
     stat = lambda i: np.concatenate([base[i].mean(0), base[i].std(0)])  # noqa: E731
-    tr, te = corpus.clips("train"), corpus.clips(split)
+    tr, te = corpus.clips("train", "bandai"), corpus.clips(split, "bandai")
     xtr, xte = np.stack([stat(i) for i in tr]), np.stack([stat(i) for i in te])
     mu, sd = xtr.mean(0), xtr.std(0) + 1e-6
     xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
@@ -88,7 +88,10 @@ def main() -> None:
     report = {"split": args.split, "peer_centroid": centroid_peer(corpus, args.split), "models": {}}
     for ck in args.checkpoint:
         model, meta = load_model(ck)
-        report["models"][ck or "shipped"] = {"val_at_selection": meta.get("val"), args.split: evaluate(model, corpus, args.split, torch.device("cpu"))}
+        entry = {"val_at_selection": meta.get("val"), args.split: evaluate(model, corpus, args.split, torch.device("cpu"))}
+        if corpus.clips("val", "cmu"):  # held-out CMU clips (every fifth single-action clip of cmu-extra)
+            entry["cmu_heldout"] = evaluate(model, corpus, "val", torch.device("cpu"), source="cmu")
+        report["models"][ck or "shipped"] = entry
     enc = load_encoder(args.checkpoint[0], "cpu")
     cmu = Path(args.cmu)
     report["frame_similarity"] = [
