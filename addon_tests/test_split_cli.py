@@ -38,7 +38,7 @@ def _clips_in_blend(path: Path) -> tuple[list, list]:
 def cmu_split(cmu_bvh, tmp_path_factory):
     out = tmp_path_factory.mktemp("cmu")
     proc = zomg(cmu_bvh / "131_03.bvh", "--ranges", "1-300:start,301-700:walk,701-1102:stop",
-                "--out", out / "131_03.blend", "--fbx", out / "131_03.fbx", "--gltf", out / "131_03.glb")
+                "--out", out / "131_03.blend", "--fbx", out / "131_03.fbx", "--gltf", out / "new" / "dir" / "131_03.glb")
     return proc, out
 
 
@@ -58,7 +58,7 @@ def test_cmu_take_split_saves_exports_and_summarises(cmu_split):
     bpy.ops.import_scene.fbx(filepath=str(out / "131_03.fbx"))
     assert sorted(a.name.split("|")[-1] for a in bpy.data.actions) == names
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.ops.import_scene.gltf(filepath=str(out / "131_03.glb"))
+    bpy.ops.import_scene.gltf(filepath=str(out / "new" / "dir" / "131_03.glb"))  # missing folders were made
     assert sorted(a.name for a in bpy.data.actions) == names
 
 
@@ -165,7 +165,7 @@ BAD_CASES = [
     ("split.blend", ["--at-markers"], "no timeline markers"),  # only markers a split placed
     ("short.bvh", ["--ranges", "1-30:a", "--out", "/proc/x.blend"], "cannot write"),
     ("short.bvh", ["--ranges", "1-30:a", "--out", "{dir}/a_file/x.blend"], "is not a folder"),
-    ("short.bvh", ["--ranges", "1-30:a", "--fbx", "{dir}/nowhere/x.fbx"], "does not exist"),
+    ("short.bvh", ["--ranges", "1-30:a", "--fbx", "/proc/nowhere/x.fbx"], "cannot create folder"),
     ("short.bvh", ["--ranges", "1-30:a", "--handles", "-2"], "0 or more"),
 ]
 

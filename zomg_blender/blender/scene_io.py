@@ -97,16 +97,21 @@ def save_blend(path) -> Path:
 
 
 def check_output_path(path, extensions: tuple[str, ...]) -> Path:
-    """Fail early, in one line, when ``path`` cannot become an output file with one of ``extensions``."""
+    """Fail early, in one line, when ``path`` cannot become an output file with one of ``extensions``.
+
+    Missing parent folders are created."""
     path = Path(path).expanduser().absolute()
     if path.suffix.lower() not in extensions:
         raise ZomgError(f"{path}: the output file must end in {' or '.join(extensions)}")
     parent = path.parent
-    if not parent.exists():
+    if not parent.exists():  # missing output folders are made, as a pipeline expects
         existing = next((p for p in parent.parents if p.exists()), None)
         if existing is not None and not existing.is_dir():
             raise ZomgError(f"cannot write {path}: {existing} is a file, not a folder")
-        raise ZomgError(f"cannot write {path}: folder {parent} does not exist")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ZomgError(f"cannot write {path}: cannot create folder {parent} ({exc.strerror or exc})") from None
     if not parent.is_dir():
         raise ZomgError(f"cannot write {path}: {parent} is not a folder")
     if path.is_dir():
