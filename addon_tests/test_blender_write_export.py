@@ -194,7 +194,7 @@ def test_output_paths_that_cannot_be_written(take_131_03, tmp_path):
     write_clips(obj, clips_from_ranges(RANGES, take))
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
-    for bad in (a_file / "x.blend", tmp_path / "missing" / "x.blend", "/proc/x.blend"):
+    for bad in (a_file / "x.blend", "/proc/x.blend", "/proc/missing/x.blend"):
         with pytest.raises(ZomgError, match="cannot write"):
             save_blend(bad)
     with pytest.raises(ZomgError, match="cannot write"):
@@ -203,6 +203,7 @@ def test_output_paths_that_cannot_be_written(take_131_03, tmp_path):
         export_gltf(tmp_path / "x.fbx", obj)
     out = save_blend(tmp_path / "ok.blend")
     assert out.stat().st_size > 0
+    assert save_blend(tmp_path / "made" / "for" / "it.blend").stat().st_size > 0  # missing folders are created
 
 
 def test_gltf_take_imports_at_its_own_frame_rate(take_131_03, tmp_path):

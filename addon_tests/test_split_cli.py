@@ -120,7 +120,7 @@ def bad_files(cmu_bvh, cmu_split, tmp_path_factory):
     (d / "truncated.bvh").write_bytes(full[: len(full) // 2])
     _, out = cmu_split
     (d / "split.blend").write_bytes((out / "131_03.blend").read_bytes())
-    (d / "truncated.glb").write_bytes((out / "131_03.glb").read_bytes()[:20000])
+    (d / "truncated.glb").write_bytes((out / "new" / "dir" / "131_03.glb").read_bytes()[:20000])
     (d / "truncated.blend").write_bytes((out / "131_03.blend").read_bytes()[:50000])
     _write_bvh(d / "one_frame.bvh", head, rows[:1])
     nan_rows = rows[:40]
