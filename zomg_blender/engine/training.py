@@ -108,23 +108,16 @@ def _idle_windows(j: np.ndarray) -> list[tuple[int, int]]:
 
 
 def prepare(data_dir: str | Path, cache_dir: str | Path, out_path: str | Path, log=print) -> Path:
-    """Read every training clip once into canonical 20-fps joints and embed all wordings.
+    """Read every training clip once into canonical 20-fps joints, embed all wordings, save one .npz.
 
     Sources: Bandai (its own train/val/test split), single-action CMU clips of cmu-extra
     (every fifth clip id held out as val), and "stand" windows cut from still stretches
     of Bandai clips (same split as their clip)."""
-    from . import wordings
     from .bvh import read_bvh
     from .features import canonical_joints
-    from .text import get_text_encoder
 
     data_dir, cache_dir = Path(data_dir), Path(cache_dir)
-    joints, offsets, meta = [], [0], []
-
-    def add(j, content, style, split, name, source):
-        joints.append(j.astype(np.float16)); offsets.append(offsets[-1] + len(j))
-        meta.append((content, style, split, name, source))
-
+    clips: list[TrainingClip] = []
     t0 = time.time()
     root = _unpacked(data_dir, cache_dir, "bandai", "bandai-bvh.tar.xz", "dataset")
     splits = {r["file"]: r["split"] for r in csv.DictReader(open(data_dir / "bandai" / "splits.csv"))}
@@ -133,20 +126,37 @@ def prepare(data_dir: str | Path, cache_dir: str | Path, out_path: str | Path, l
         if r["bvh_present"] != "yes" or not path.is_file() or r["file"] not in splits:
             continue
         j = canonical_joints(read_bvh(path))
-        add(j, r["content"], r["style"], splits[r["file"]], r["file"], "bandai")
+        clips.append(TrainingClip(j, r["content"], r["style"], splits[r["file"]], r["file"], "bandai"))
         for a, b in sorted(_idle_windows(j), key=lambda w: w[0] - w[1])[:1]:  # the longest still stretch
-            add(j[a:b], "stand", r["style"], splits[r["file"]], f"{r['file']}#{a}-{b}", "idle")
+            clips.append(TrainingClip(j[a:b], "stand", r["style"], splits[r["file"]], f"{r['file']}#{a}-{b}", "idle"))
     cmu_root = _unpacked(data_dir, cache_dir, "cmu-extra", "cmu-extra-bvh.tar.xz", "bvh")
     cmu_rows = sorted(csv.DictReader(open(data_dir / "cmu-extra" / "manifest.csv")), key=lambda r: r["clip_id"])
     for n, r in enumerate(r for r in cmu_rows if _cmu_content(r["description"])):
         j = canonical_joints(read_bvh(cmu_root / "bvh" / f"{r['clip_id']}.bvh"))[2:]  # frame 0 may be a T-pose
-        add(j, _cmu_content(r["description"]), "cmu", "val" if n % 5 == 0 else "train", r["clip_id"], "cmu")
-    counts = {src: sum(m[4] == src for m in meta) for src in ("bandai", "idle", "cmu")}
-    log(f"read {len(meta)} clips {counts} in {time.time() - t0:.1f}s")
+        clips.append(TrainingClip(j, _cmu_content(r["description"]), "cmu", "val" if n % 5 == 0 else "train", r["clip_id"], "cmu"))
+    counts = {src: sum(c.source == src for c in clips) for src in ("bandai", "idle", "cmu")}
+    log(f"read {len(clips)} clips {counts} in {time.time() - t0:.1f}s")
+    return save_prepared(out_path, clips, log)
+
+
+@dataclass
+class TrainingClip:
+    joints: np.ndarray      # [T, 22, 3] canonical joints at 20 fps
+    content: str
+    style: str
+    split: str              # train / val / test
+    name: str
+    source: str             # bandai / idle / cmu
+
+
+def save_prepared(out_path: str | Path, clips: list[TrainingClip], log=print) -> Path:
+    """Write clips and the sentence vectors of every wording (plain, and with each style's phrases) to one .npz."""
+    from . import wordings
+    from .text import get_text_encoder
 
     sentences, kinds, contents, styles = [], [], [], []
     rng = np.random.default_rng(0)
-    clip_styles = sorted({m[1] for m in meta if m[4] == "bandai"})
+    clip_styles = sorted({c.style for c in clips if c.source == "bandai"})
     for c in wordings.CONTENTS:
         for s in wordings.train_texts(c):
             sentences.append(s); kinds.append("train"); contents.append(c); styles.append("")
@@ -161,13 +171,15 @@ def prepare(data_dir: str | Path, cache_dir: str | Path, out_path: str | Path, l
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        out_path, joints=np.concatenate(joints), offsets=np.asarray(offsets, np.int64),
-        clip_content=np.array([m[0] for m in meta]), clip_style=np.array([m[1] for m in meta]),
-        clip_split=np.array([m[2] for m in meta]), clip_file=np.array([m[3] for m in meta]),
-        clip_source=np.array([m[4] for m in meta]),
+        out_path, joints=np.concatenate([c.joints for c in clips]).astype(np.float16),
+        offsets=np.cumsum([0] + [len(c.joints) for c in clips]).astype(np.int64),
+        clip_content=np.array([c.content for c in clips]), clip_style=np.array([c.style for c in clips]),
+        clip_split=np.array([c.split for c in clips]), clip_file=np.array([c.name for c in clips]),
+        clip_source=np.array([c.source for c in clips]),
         sentences=np.array(sentences), text_emb=emb.astype(np.float16), text_kind=np.array(kinds),
         text_content=np.array(contents), text_style=np.array(styles),
-        related=np.array(json.dumps({c: sorted(wordings.related(c)) for c in wordings.CONTENTS})), mirror=np.array(json.dumps({c: wordings.mirror_content(c) for c in wordings.CONTENTS})),
+        related=np.array(json.dumps({c: sorted(wordings.related(c)) for c in wordings.CONTENTS})),
+        mirror=np.array(json.dumps({c: wordings.mirror_content(c) for c in wordings.CONTENTS})),
     )
     return out_path
 
@@ -455,6 +467,7 @@ def evaluate(model: MotionTextModel, corpus: Corpus, split: str, device, source:
     hit = labels[:, None] == labels[None, :]
     res = {"top1": top1, "top3": top3, "top1_related": top1_related, "single_wording_top1": single}
     for k in (1, 5, 10):
-        res[f"m2t_R@{k}"] = hit.gather(1, sim.topk(k, dim=1).indices).any(1).float().mean().item()
-        res[f"t2m_R@{k}"] = hit.T.gather(1, sim.T.topk(k, dim=1).indices).any(1).float().mean().item()
+        top = min(k, len(clips))
+        res[f"m2t_R@{k}"] = hit.gather(1, sim.topk(top, dim=1).indices).any(1).float().mean().item()
+        res[f"t2m_R@{k}"] = hit.T.gather(1, sim.T.topk(top, dim=1).indices).any(1).float().mean().item()
     return res
