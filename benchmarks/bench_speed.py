@@ -1,6 +1,6 @@
 """Grounding wall time and peak memory against take length (CPU), on real CMU motion.
 
-    nice .venv/bin/python benchmarks/bench_speed.py --threads 2 --out benchmarks/out/speed.json
+    nice .venv/bin/python benchmarks/bench_speed.py --threads 2 --out benchmarks/results/grounding_speed.json
 
 Takes of 1 s, 20 s, 2 min and 10 min are cut from the CMU exercise routines (13_29, 13_30, 13_31,
 14_14, 14_20: one skeleton, 120 fps) laid end to end. Each length runs in a fresh process so the

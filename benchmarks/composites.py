@@ -8,7 +8,7 @@ the middle of the cross-fade. Each segment gets one held-out wording of its cont
 (`wordings.eval_texts`), never a training wording; the one-sentence description joins them with
 ", then ".
 
-    python benchmarks/composites.py --split val --n 100 --seed 0 --out benchmarks/out/composites_val.json
+    python benchmarks/composites.py --split val --n 100 --seed 0 --out benchmarks/results/composites_val.json
 """
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Masks over time for the long CMU exercise routines (no timed labels exist: for eyes, not metrics).
 
-    nice .venv/bin/python benchmarks/plot_cmu.py --out benchmarks/out
+    nice .venv/bin/python benchmarks/plot_cmu.py --out benchmarks/results
 
 Each take's CMU index line ("jumping jacks, side twists, bend over, squats") becomes the sentence
 "a person does jumping jacks, then side twists, then ...", partitioned by the rules backend and
-grounded. One PNG per take: the window-vs-text evidence the DP starts from, the optimised soft
+grounded. One PNG per take: the per-frame text evidence (clipped at the floor), the optimised soft
 masks, and the initial (DP) and final clips.
 """
 from __future__ import annotations
@@ -60,7 +60,7 @@ def plot(take_id: str, sentence: str, encoder, out_dir: Path) -> Path:
             axes[2].barh(row, (s.end - s.start) / FPS, left=s.start / FPS, color=colours[k], edgecolor="k", height=0.8)
         s = g.segments[k]
         axes[2].text((s.start + s.end) / 2 / FPS, 0, f"{s.score:.2f}", ha="center", va="center", fontsize=8)
-    axes[0].set_ylabel("window p(text)")
+    axes[0].set_ylabel("evidence p(text)")
     axes[0].legend(loc="upper right", fontsize=7, ncol=2)
     axes[1].set_ylabel("soft masks")
     axes[2].set_yticks([0, 1], ["final", "DP init"])
@@ -79,7 +79,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--takes", nargs="*", default=list(TAKES))
     ap.add_argument("--checkpoint", default=None)
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "out"))
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args()
     torch.set_num_threads(1)
     from zomg_blender.engine.encoder import load_encoder

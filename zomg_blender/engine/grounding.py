@@ -1,18 +1,25 @@
 """ZOMG grounding: place K ordered sub-action sentences on one take with a frozen encoder.
 
-1. Initialise with an order-constrained dynamic programme (DP) over the similarity of
-   short pooled windows (or single frames) to each sub-action's text: the best split
-   of the take into K contiguous, ordered segments, O(K*T).
-2. Test-time optimisation of one soft temporal mask per sub-action, the encoder
-   frozen: each masked pooling must match its own sentence better than the others
-   (intra-sequence contrast) while masks stay exclusive, smooth, ordered and cover
-   the take. Two parameterisations: K-1 ordered soft boundaries (cumulative softplus
-   lengths + a temperature) or per-frame logits at a coarse temporal resolution.
-3. Decode the masks with the same DP into K contiguous clips; each clip's score is
-   the softmax probability of its own sentence among the K, for its hard pooling.
+1. Evidence: per-frame log-probability of each sub-action text (frame embeddings, or short
+   pooled windows, against the K text embeddings; clipped below so a few confidently wrong
+   frames cannot dominate).
+2. Order-constrained segmentation (the initialisation): K contiguous ordered segments that
+   maximise  sum of the text evidence of their frames  -  w_homog * the scatter of the
+   encoder's frame states inside each segment (each sub-action is one homogeneous stretch
+   of motion). The exact DP runs on a grid of at most `max_points` candidate boundaries
+   (O(T*d) cumulative sums + O(K*N^2), N <= max_points), then every boundary is refined at
+   full 20 fps resolution: near-linear in T, memory flat.
+3. Optional test-time optimisation of one soft temporal mask per sub-action (the paper's
+   step), the encoder frozen: each masked pooling must match its own sentence better than
+   the others (intra-sequence contrast), masks exclusive, smooth, ordered, covering the take,
+   optionally anchored to the frame evidence. Two parameterisations: K-1 ordered soft
+   boundaries (cumulative softplus lengths + a temperature) or coarse per-frame logits.
+   The masks are decoded with an order-constrained O(K*T) DP.
+4. Each clip's score: softmax probability of its own sentence among the K for its pooling.
 
-Everything is in feature frames (20 fps). Masks are evaluated at full 20 fps so
-pooling uses every frame state; all costs are linear in T, nothing is T x T.
+Everything is in feature frames (20 fps); pooling always uses every frame state.
+Measured choices (benchmarks/RESULTS.md): the homogeneity term and frame evidence win; the
+contrastive optimisation does not improve on them with this encoder, so it is off by default.
 """
 from __future__ import annotations
 
@@ -30,14 +37,17 @@ FPS = 20
 
 @dataclass
 class GroundingConfig:
-    # initialisation (DP over text similarity)
-    init: str = "window"          # "window" (pooled windows), "frame" (frame embeddings), "uniform"
-    window_s: float = 1.5         # pooled window length
-    stride: int = 4               # frames between window centres (5 Hz at 20 fps)
+    # evidence and segmentation (the initialisation)
+    init: str = "frame"           # evidence from "frame" embeddings, pooled "window"s, or "uniform" (equal split)
+    window_s: float = 1.0         # pooled window length (init="window")
+    stride: int = 2               # frames between window centres (init="window")
+    evidence_floor: float = -2.0  # per-frame log-probabilities are clipped here (robust to confident errors)
+    w_homog: float = 30.0         # weight of the within-segment scatter of standardised frame states (0 = text only)
+    max_points: int = 400         # candidate boundaries of the exact segmentation DP (then refined per frame)
     min_seg_s: float = 0.5        # shortest clip; also sets how many sub-actions a take can hold
     scale: float = 0.0            # similarity -> logit scale; 0 = the encoder's learned scale (fallback 1/0.07)
-    # test-time optimisation
-    optimize: bool = True
+    # test-time optimisation of soft masks
+    optimize: bool = False
     param: str = "boundaries"     # "boundaries" (K-1 ordered soft boundaries) or "logits" (coarse per-frame logits)
     steps: int = 100
     lr: float = 0.05
@@ -48,13 +58,13 @@ class GroundingConfig:
     hard: bool = False            # straight-through hard masks in the forward pass (ablation)
     init_noise: float = 0.0       # std of seeded jitter on the initial parameters
     opt_threads: int = 1          # torch CPU threads in the optimisation loop (tiny ops; 0 = leave as set)
-    # loss weights
     w_contrast: float = 1.0
     symmetric: bool = True        # also text -> mask cross-entropy
     w_exclusive: float = 1.0
     w_smooth: float = 0.1
     w_order: float = 1.0
     w_cover: float = 1.0
+    w_frame: float = 0.0          # anchor: masks should cover the frames whose evidence prefers their text
 
 
 @dataclass
@@ -107,6 +117,68 @@ def ordered_segments(scores: np.ndarray, min_len: int = 1) -> list[tuple[int, in
     return [(bounds[i], bounds[i + 1]) for i in range(k)]
 
 
+class SegmentObjective:
+    """Value of a segment [s, e) for sub-action k: sum of its text evidence - w * scatter of its states.
+
+    scatter = sum ||x_t||^2 - ||sum x_t||^2 / (e - s) over standardised states, divided by their
+    dimension; cumulative sums make any segment O(d)."""
+
+    def __init__(self, evidence: np.ndarray, states: np.ndarray, weight: float):
+        x = np.asarray(states, dtype=np.float64)
+        x = (x - x.mean(0)) / (x.std(0) + 1e-6)
+        self.weight = weight / x.shape[1]
+        self.cev = np.vstack([np.zeros((1, evidence.shape[1])), np.cumsum(evidence, axis=0)])
+        self.cx = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+        self.cx2 = np.concatenate([[0.0], np.cumsum((x ** 2).sum(1))])
+
+    def value(self, s, e, k):
+        """Vectorised over s and e (broadcasting arrays of row indices), for one sub-action k."""
+        s, e = np.asarray(s), np.asarray(e)
+        diff = self.cx[e] - self.cx[s]
+        scatter = self.cx2[e] - self.cx2[s] - (diff ** 2).sum(-1) / np.maximum(e - s, 1)
+        return self.cev[e, k] - self.cev[s, k] - self.weight * scatter
+
+
+def homogeneous_segments(evidence: np.ndarray, states: np.ndarray, weight: float, min_len: int,
+                         max_points: int = 400) -> list[tuple[int, int]]:
+    """K ordered segments maximising SegmentObjective: exact DP on <= max_points candidate boundaries, then
+    coordinate ascent of every boundary at frame resolution within one grid step."""
+    t, k = evidence.shape
+    obj = SegmentObjective(evidence, states, weight)
+    step = max(1, int(np.ceil(t / max_points)))
+    grid = np.unique(np.append(np.arange(0, t, step), t))
+    n = len(grid)
+    # pairwise scatter of every grid segment [grid[i], grid[j]) via one Gram matrix
+    cx, cx2 = obj.cx[grid], obj.cx2[grid]
+    sq = (cx ** 2).sum(1)
+    gram = cx @ cx.T
+    length = grid[None, :] - grid[:, None]
+    scatter = cx2[None, :] - cx2[:, None] - (sq[None, :] + sq[:, None] - 2 * gram) / np.maximum(length, 1)
+    allowed = length >= min_len
+    best = np.full(n, -np.inf)
+    best[0] = 0.0
+    back = np.zeros((k, n), dtype=np.int64)
+    for j in range(k):
+        seg = obj.cev[grid][None, :, j] - obj.cev[grid][:, None, j] - obj.weight * scatter
+        cand = np.where(allowed, best[:, None] + seg, -np.inf)
+        back[j] = np.argmax(cand, axis=0)
+        best = cand[back[j], np.arange(n)]
+    if not np.isfinite(best[-1]):                           # grid too coarse for min_len: text-only frame DP
+        return ordered_segments(evidence, min_len)
+    bounds = [n - 1]
+    for j in range(k - 1, -1, -1):
+        bounds.append(int(back[j][bounds[-1]]))
+    bounds = [int(grid[i]) for i in bounds[::-1]]
+    for _ in range(2):                                      # refine each boundary at full resolution
+        for j in range(1, k):
+            lo = max(bounds[j - 1] + min_len, bounds[j] - step)
+            hi = min(bounds[j + 1] - min_len, bounds[j] + step)
+            cand = np.arange(lo, hi + 1)
+            val = obj.value(bounds[j - 1], cand, j - 1) + obj.value(cand, bounds[j + 1], j)
+            bounds[j] = int(cand[np.argmax(val)])
+    return [(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
 def min_frames(config: GroundingConfig) -> int:
     return max(1, int(round(config.min_seg_s * FPS)))
 
@@ -117,7 +189,7 @@ def capacity(n_frames: int, config: GroundingConfig | None = None) -> int:
     return max(1, n_frames // min_frames(config))
 
 
-# -- similarity for the initialisation ---------------------------------------------------------------------------------
+# -- evidence ----------------------------------------------------------------------------------------------------------
 
 def window_embeddings(encoder, states: torch.Tensor, window: int, stride: int, batch: int = 64) -> tuple[torch.Tensor, np.ndarray]:
     """Pooled embeddings of windows of `window` frames every `stride` frames -> ([N, D], centres [N]).
@@ -140,21 +212,19 @@ def window_embeddings(encoder, states: torch.Tensor, window: int, stride: int, b
 
 
 def frame_scores(encoder, states: torch.Tensor, texts: torch.Tensor, config: GroundingConfig, scale: float) -> np.ndarray:
-    """[T, K] log-probability of each sub-action text for every feature frame (the DP's evidence)."""
+    """[T, K] log-probability of each sub-action text for every feature frame, clipped at `evidence_floor`."""
     t = states.shape[0]
-    k = texts.shape[0]
     with torch.no_grad():
         if config.init == "frame":
-            emb = encoder.frame_embeddings(states)
-            logp = torch.log_softmax(scale * emb @ texts.T, dim=-1).cpu().numpy()
-            return logp.astype(np.float64)
+            logp = torch.log_softmax(scale * encoder.frame_embeddings(states) @ texts.T, dim=-1)
+            return np.maximum(logp.cpu().numpy().astype(np.float64), config.evidence_floor)
         if config.init != "window":
-            raise ZomgError(f"unknown grounding init {config.init!r}: use window, frame or uniform")
+            raise ZomgError(f"unknown grounding init {config.init!r}: use frame, window or uniform")
         emb, centres = window_embeddings(encoder, states, int(round(config.window_s * FPS)), max(1, config.stride))
         logp = torch.log_softmax(scale * emb @ texts.T, dim=-1).cpu().numpy().astype(np.float64)
-    # piecewise-linear interpolation of the window scores onto every frame
-    frames = np.arange(t) + 0.5
-    return np.stack([np.interp(frames, centres, logp[:, j]) for j in range(k)], axis=1)
+    frames = np.arange(t) + 0.5                  # piecewise-linear interpolation of window scores onto frames
+    logp = np.stack([np.interp(frames, centres, logp[:, j]) for j in range(texts.shape[0])], axis=1)
+    return np.maximum(logp, config.evidence_floor)
 
 
 # -- soft masks ------------------------------------------------------------------------------------------------------
@@ -206,8 +276,11 @@ class LogitMasks(torch.nn.Module):
         return torch.sigmoid(up)
 
 
-def mask_losses(masks: torch.Tensor, pooled: torch.Tensor, texts: torch.Tensor, scale: float, config: GroundingConfig) -> dict:
-    """Every loss term on soft masks [K, T] and their pooled embeddings [K, D] (unweighted)."""
+def mask_losses(masks: torch.Tensor, pooled: torch.Tensor, texts: torch.Tensor, scale: float, config: GroundingConfig,
+                evidence: torch.Tensor | None = None) -> dict:
+    """Every loss term on soft masks [K, T] and their pooled embeddings [K, D] (unweighted).
+
+    `evidence` [K, T]: per-frame log-probability of each text (the DP's scores) for the frame anchor."""
     k, t = masks.shape
     logits = scale * pooled @ texts.T
     target = torch.arange(k, device=masks.device)
@@ -220,11 +293,13 @@ def mask_losses(masks: torch.Tensor, pooled: torch.Tensor, texts: torch.Tensor, 
     smooth = (masks[:, 1:] - masks[:, :-1]).abs().sum(1).mean() / 2.0 - 1.0   # TV beyond one on/off pair
     pos = torch.arange(t, device=masks.device, dtype=masks.dtype) / t
     centre = (masks * pos).sum(1) / masks.sum(1).clamp_min(1e-6)
-    order = F.relu(centre[:-1] - centre[1:] + 0.5 / (k * 2)).sum() if k > 1 else masks.new_zeros(())
-    return {"contrast": contrast, "exclusive": exclusive, "cover": cover, "smooth": F.relu(smooth), "order": order}
+    order = F.relu(centre[:-1] - centre[1:]).sum() if k > 1 else masks.new_zeros(())
+    frame = -(masks * evidence).sum() / t if evidence is not None else masks.new_zeros(())
+    return {"contrast": contrast, "exclusive": exclusive, "cover": cover, "smooth": F.relu(smooth), "order": order,
+            "frame": frame}
 
 
-def _optimise(encoder, states, texts, init, min_len, seed, scale, config: GroundingConfig) -> torch.Tensor:
+def _optimise(encoder, states, texts, init, min_len, seed, scale, config: GroundingConfig, evidence=None) -> torch.Tensor:
     t, k = states.shape[0], len(init)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     noise_fn = lambda shape: (torch.randn(shape, generator=gen) * config.init_noise)  # noqa: E731 - seeded jitter
@@ -238,7 +313,8 @@ def _optimise(encoder, states, texts, init, min_len, seed, scale, config: Ground
     module = module.to(states.device)
     opt = torch.optim.Adam(module.parameters(), lr=config.lr)
     weights = {"contrast": config.w_contrast, "exclusive": config.w_exclusive, "smooth": config.w_smooth,
-               "order": config.w_order, "cover": config.w_cover}
+               "order": config.w_order, "cover": config.w_cover, "frame": config.w_frame}
+    ev = torch.as_tensor(evidence.T, dtype=torch.float32, device=states.device) if evidence is not None and config.w_frame else None
     steps = max(1, config.steps)
     for i in range(steps):
         tau = config.tau_start * (config.tau_end / config.tau_start) ** (i / max(steps - 1, 1))
@@ -247,7 +323,7 @@ def _optimise(encoder, states, texts, init, min_len, seed, scale, config: Ground
         if config.hard:
             used = (masks > 0.5).float() + masks - masks.detach()
         pooled = encoder.pool(states, used)
-        losses = mask_losses(used, pooled, texts, scale, config)
+        losses = mask_losses(used, pooled, texts, scale, config, ev)
         loss = sum(weights[n] * v for n, v in losses.items() if weights[n])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -304,13 +380,18 @@ def ground(encoder, feats, subactions: list[str], seed: int = 0, config: Groundi
     scale = _scale(encoder, config)
 
     tick = time.perf_counter()
+    evidence = None
     if k == 1:
         init = [(0, t)]
     elif config.init == "uniform":
         cuts = np.round(np.arange(k + 1) * t / k).astype(int)
         init = [(int(cuts[j]), int(cuts[j + 1])) for j in range(k)]
     else:
-        init = ordered_segments(frame_scores(encoder, states, texts, config, scale), min_len)
+        evidence = frame_scores(encoder, states, texts, config, scale)
+        if config.w_homog > 0:
+            init = homogeneous_segments(evidence, states.float().cpu().numpy(), config.w_homog, min_len, config.max_points)
+        else:
+            init = ordered_segments(evidence, min_len)
     timings["init"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -321,7 +402,7 @@ def ground(encoder, feats, subactions: list[str], seed: int = 0, config: Groundi
             torch.set_num_threads(config.opt_threads)
         try:
             with torch.enable_grad():
-                masks = _optimise(encoder, states, texts, init, min_len, seed, scale, config)
+                masks = _optimise(encoder, states, texts, init, min_len, seed, scale, config, evidence)
         finally:
             torch.set_num_threads(threads)
     else:
@@ -333,8 +414,8 @@ def ground(encoder, feats, subactions: list[str], seed: int = 0, config: Groundi
     tick = time.perf_counter()
     masks_np = masks.detach().float().cpu().numpy().clip(0.0, 1.0)
     if k > 1 and config.optimize:
-        evidence = np.log(masks_np.T + 1e-4) - np.log(masks_np.T.sum(1, keepdims=True) + 1e-4 * k)
-        final = ordered_segments(evidence, min_len)
+        mask_evidence = np.log(masks_np.T + 1e-4) - np.log(masks_np.T.sum(1, keepdims=True) + 1e-4 * k)
+        final = ordered_segments(mask_evidence, min_len)
     else:
         final = init
     scores = segment_scores(encoder, states, texts, final, scale)
