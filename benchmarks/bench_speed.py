@@ -1,12 +1,13 @@
 """Grounding wall time and peak memory against take length (CPU), on real CMU motion.
 
-    nice .venv/bin/python benchmarks/bench_speed.py --threads 2 --out benchmarks/results/grounding_speed.json
+    nice .venv/bin/python benchmarks/bench_speed.py --threads 1 --out benchmarks/results/grounding_speed.json
 
 Takes of 1 s, 20 s, 2 min and 10 min are cut from the CMU exercise routines (13_29, 13_30, 13_31,
 14_14, 14_20: one skeleton, 120 fps) laid end to end. Each length runs in a fresh process so the
 peak resident memory (ru_maxrss) of that length alone is measured: `rss_delta_mb` is the peak
-during grounding minus the resident size once the model and the take are loaded; `tracemalloc_mb`
-is the peak of Python/numpy allocations during grounding (torch tensors are not traced).
+during ground_take minus the resident size once the model and the take are loaded. The peaks of
+Python/numpy allocations (tracemalloc; torch tensors are not traced: the frame states are T x 256
+float32) are reported separately for feature extraction and for `grounding.ground`.
 The time is `ground_take` end to end (features, encoder, partition-free sub-actions, DP,
 optimisation, decoding), model load excluded, after one warm-up run on a 1 s take.
 """
@@ -62,6 +63,8 @@ def run_one(seconds: float, threads: int, checkpoint: str | None, device: str) -
     import torch
 
     from zomg_blender.engine.encoder import load_encoder
+    from zomg_blender.engine.features import take_features
+    from zomg_blender.engine.grounding import ground
     from zomg_blender.engine.pipeline import ground_take
 
     torch.set_num_threads(threads)
@@ -72,22 +75,28 @@ def run_one(seconds: float, threads: int, checkpoint: str | None, device: str) -
     take = long_take(seconds)
     subs = SUBACTIONS[: k_for(seconds)]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    tracemalloc.start()
     tick = time.perf_counter()
     out = ground_take(take, subactions=subs, encoder=encoder)
     wall = time.perf_counter() - tick
-    _, traced_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    traced = {}
+    for part, fn in (("features", lambda: take_features(take)), ("ground", lambda: ground(encoder, feats, subs))):
+        tracemalloc.start()
+        result = fn()
+        traced[part] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+        tracemalloc.stop()
+        if part == "features":
+            feats = result
     return {"seconds": seconds, "source_frames": take.frames, "k": len(subs), "wall_s": round(wall, 3),
             "timings_s": out["timings_s"], "load_s": round(load_s, 3),
             "rss_baseline_mb": round(rss_before, 1), "rss_delta_mb": round(rss_after - rss_before, 1),
-            "tracemalloc_mb": round(traced_peak / 2**20, 1), "device": str(encoder.device), "threads": threads}
+            "traced_features_mb": traced["features"], "traced_ground_mb": traced["ground"],
+            "device": str(encoder.device), "threads": threads}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--lengths", type=float, nargs="*", default=list(LENGTHS_S))
@@ -110,7 +119,8 @@ def main() -> None:
         t = row["timings_s"]
         print(f"{seconds:6g} s take ({row['source_frames']} frames, K={row['k']}): {row['wall_s']:.2f} s "
               f"[encode {t['encode']:.2f}, optimise {t['optimize']:.2f}, decode {t['decode']:.2f}]  "
-              f"peak RSS +{row['rss_delta_mb']} MB, traced {row['tracemalloc_mb']} MB", flush=True)
+              f"peak RSS +{row['rss_delta_mb']} MB; numpy peak: features {row['traced_features_mb']} MB, "
+              f"grounding {row['traced_ground_mb']} MB", flush=True)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(rows, indent=1))

@@ -118,24 +118,49 @@ def ordered_segments(scores: np.ndarray, min_len: int = 1) -> list[tuple[int, in
 
 
 class SegmentObjective:
-    """Value of a segment [s, e) for sub-action k: sum of its text evidence - w * scatter of its states.
+    """Value of a segment [s, e) for sub-action k: sum of its text evidence - weight * scatter of its states.
 
-    scatter = sum ||x_t||^2 - ||sum x_t||^2 / (e - s) over standardised states, divided by their
-    dimension; cumulative sums make any segment O(d)."""
+    scatter = sum_t ||z_t||^2 - ||sum_t z_t||^2 / (e - s) over the states z standardised per dimension
+    (divided by the dimension). Standardising is affine, so the means cancel: with y = x / (std * sqrt(d)),
+    scatter = sum ||y_t||^2 - ||sum y_t||^2 / n. Exact prefix sums of y are kept only at the `points`
+    (every `step` rows); a prefix anywhere else adds the < step rows after its point, so memory is
+    O(T + N*d) beyond the states themselves."""
 
-    def __init__(self, evidence: np.ndarray, states: np.ndarray, weight: float):
-        x = np.asarray(states, dtype=np.float64)
-        x = (x - x.mean(0)) / (x.std(0) + 1e-6)
-        self.weight = weight / x.shape[1]
+    def __init__(self, evidence: np.ndarray, states: np.ndarray, weight: float, step: int = 1):
+        self.x = np.asarray(states, dtype=np.float32)
+        t, d = self.x.shape
+        self.points = np.unique(np.append(np.arange(0, t, max(1, step)), t))
+        s1 = np.zeros((len(self.points) - 1, d))
+        s2 = np.zeros((len(self.points) - 1, d))
+        for i, (a, b) in enumerate(zip(self.points[:-1], self.points[1:])):
+            block = self.x[a:b].astype(np.float64)
+            s1[i], s2[i] = block.sum(0), (block ** 2).sum(0)
+        var = np.maximum(s2.sum(0) / t - (s1.sum(0) / t) ** 2, 0.0)
+        self.w = 1.0 / ((np.sqrt(var) + 1e-6) ** 2 * d)                        # 1 / (std^2 * d) per dimension
+        self.root_w = np.sqrt(self.w)
+        self.p1 = np.vstack([np.zeros((1, d)), np.cumsum(s1, axis=0)]) * self.root_w   # prefix sum of y at the points
+        sq = np.concatenate([(self.x[a:b].astype(np.float64) ** 2) @ self.w
+                             for a, b in zip(self.points[:-1], self.points[1:])])
+        self.c2 = np.concatenate([[0.0], np.cumsum(sq)])                         # prefix of ||y_t||^2, every row
         self.cev = np.vstack([np.zeros((1, evidence.shape[1])), np.cumsum(evidence, axis=0)])
-        self.cx = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
-        self.cx2 = np.concatenate([[0.0], np.cumsum((x ** 2).sum(1))])
+        self.weight = weight
+
+    def prefix(self, pos) -> np.ndarray:
+        """Exact sum of y over rows [0, pos) for an array of positions -> [..., d]."""
+        pos = np.asarray(pos)
+        flat = pos.reshape(-1)
+        idx = np.searchsorted(self.points, flat, side="right") - 1
+        out = self.p1[idx].copy()
+        for n, (i, p) in enumerate(zip(idx, flat)):
+            if p > self.points[i]:
+                out[n] += self.x[self.points[i]:p].sum(0, dtype=np.float64) * self.root_w
+        return out.reshape(pos.shape + (-1,))
 
     def value(self, s, e, k):
-        """Vectorised over s and e (broadcasting arrays of row indices), for one sub-action k."""
-        s, e = np.asarray(s), np.asarray(e)
-        diff = self.cx[e] - self.cx[s]
-        scatter = self.cx2[e] - self.cx2[s] - (diff ** 2).sum(-1) / np.maximum(e - s, 1)
+        """Segment value, vectorised over arrays of starts `s` and ends `e` (broadcast), for sub-action k."""
+        s, e = np.broadcast_arrays(np.asarray(s), np.asarray(e))
+        diff = self.prefix(e) - self.prefix(s)
+        scatter = self.c2[e] - self.c2[s] - (diff ** 2).sum(-1) / np.maximum(e - s, 1)
         return self.cev[e, k] - self.cev[s, k] - self.weight * scatter
 
 
@@ -144,23 +169,22 @@ def homogeneous_segments(evidence: np.ndarray, states: np.ndarray, weight: float
     """K ordered segments maximising SegmentObjective: exact DP on <= max_points candidate boundaries, then
     coordinate ascent of every boundary at frame resolution within one grid step."""
     t, k = evidence.shape
-    obj = SegmentObjective(evidence, states, weight)
     step = max(1, int(np.ceil(t / max_points)))
-    grid = np.unique(np.append(np.arange(0, t, step), t))
+    obj = SegmentObjective(evidence, states, weight, step)
+    grid = obj.points
     n = len(grid)
-    # pairwise scatter of every grid segment [grid[i], grid[j]) via one Gram matrix
-    cx, cx2 = obj.cx[grid], obj.cx2[grid]
-    sq = (cx ** 2).sum(1)
-    gram = cx @ cx.T
+    # value of every grid segment [grid[i], grid[j]) at once: scatter through one Gram matrix
+    p1, c2 = obj.p1, obj.c2[grid]
+    sq = (p1 ** 2).sum(1)
     length = grid[None, :] - grid[:, None]
-    scatter = cx2[None, :] - cx2[:, None] - (sq[None, :] + sq[:, None] - 2 * gram) / np.maximum(length, 1)
+    scatter = c2[None, :] - c2[:, None] - (sq[None, :] + sq[:, None] - 2 * p1 @ p1.T) / np.maximum(length, 1)
     allowed = length >= min_len
+    cev = obj.cev[grid]
     best = np.full(n, -np.inf)
     best[0] = 0.0
     back = np.zeros((k, n), dtype=np.int64)
     for j in range(k):
-        seg = obj.cev[grid][None, :, j] - obj.cev[grid][:, None, j] - obj.weight * scatter
-        cand = np.where(allowed, best[:, None] + seg, -np.inf)
+        cand = np.where(allowed, best[:, None] + cev[None, :, j] - cev[:, None, j] - weight * scatter, -np.inf)
         back[j] = np.argmax(cand, axis=0)
         best = cand[back[j], np.arange(n)]
     if not np.isfinite(best[-1]):                           # grid too coarse for min_len: text-only frame DP
@@ -171,9 +195,7 @@ def homogeneous_segments(evidence: np.ndarray, states: np.ndarray, weight: float
     bounds = [int(grid[i]) for i in bounds[::-1]]
     for _ in range(2):                                      # refine each boundary at full resolution
         for j in range(1, k):
-            lo = max(bounds[j - 1] + min_len, bounds[j] - step)
-            hi = min(bounds[j + 1] - min_len, bounds[j] + step)
-            cand = np.arange(lo, hi + 1)
+            cand = np.arange(max(bounds[j - 1] + min_len, bounds[j] - step), min(bounds[j + 1] - min_len, bounds[j] + step) + 1)
             val = obj.value(bounds[j - 1], cand, j - 1) + obj.value(cand, bounds[j + 1], j)
             bounds[j] = int(cand[np.argmax(val)])
     return [(bounds[i], bounds[i + 1]) for i in range(k)]
@@ -373,7 +395,6 @@ def ground(encoder, feats, subactions: list[str], seed: int = 0, config: Groundi
                         f"of at least {config.min_seg_s:g} s each)")
     timings = {}
     tick = time.perf_counter()
-    torch.manual_seed(int(seed))
     states = encoder.frame_features(feats)
     texts = encoder.encode_texts(subactions)
     timings["encode"] = time.perf_counter() - tick
