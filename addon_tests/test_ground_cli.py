@@ -111,3 +111,45 @@ def test_unreadable_take(checkpoint, tmp_path):
     res = zomg(bad, "--subactions", "walk", "--checkpoint", checkpoint)
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "BVH" in res.stderr
+
+
+def test_llm_partition_from_the_command_line(cmu_bvh, checkpoint, tmp_path):
+    """--partition openai --llm-url ... reaches a real server on loopback; only the text is sent."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body, self.headers.get("Authorization")))
+            answer = {"subactions": ["a person starts", "a person hops", "a person stops"]}
+            data = json.dumps({"choices": [{"message": {"content": json.dumps(answer)}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        env_args = ["--partition", "openai", "--llm-url", f"http://127.0.0.1:{httpd.server_port}",
+                    "--llm-model", "tiny", "--llm-key-env", "ZOMG_TEST_KEY"]
+        res = subprocess.run([sys.executable, "-m", "zomg_blender", "ground", str(cmu_bvh / "131_03.bvh"),
+                              "--text", "the actor starts, hops and stops", *env_args, "--checkpoint", str(checkpoint)],
+                             cwd=REPO, capture_output=True, text=True, timeout=300,
+                             env={**__import__("os").environ, "ZOMG_TEST_KEY": "sekret", "ZOMG_CACHE_DIR": str(tmp_path)})
+    finally:
+        httpd.shutdown()
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["partition"]["backend"] == "openai"
+    assert out["subactions"] == ["a person starts", "a person hops", "a person stops"]
+    (path, body, auth), = seen
+    assert path == "/v1/chat/completions" and body["model"] == "tiny" and auth == "Bearer sekret"
+    assert "the actor starts, hops and stops" in json.dumps(body) and "frames" not in json.dumps(body)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..engine.clips import clip_name, sanitize_name, scene_range
 from ..engine.errors import ZomgError
-from .common import read_manifest
+from .common import partition_options, read_manifest
 from .split import add_grounding_arguments, add_output_arguments
 
 RECORDS = ".zomg_batch"  # per-take records of finished work, inside OUT
@@ -206,7 +206,7 @@ class _Batch:
         take.name = take_path.stem
         clips, take.meta["grounding"] = ground_clips(
             take, text=case["text"], subactions=case["subactions"], encoder=self.encoder,
-            partition=args.partition, seed=args.seed)
+            partition=args.partition, seed=args.seed, partition_cfg=partition_options(args))
         names = cut_take(obj, take, clips, naming=args.naming, handles=args.handles, in_place=args.in_place)
         base = self.out / case["stem"]
         written = []
@@ -239,7 +239,7 @@ class _Batch:
             file_id = [str(take)]
         a = self.args
         checkpoint = str(Path(a.checkpoint).resolve()) if a.checkpoint else None
-        key = [file_id, case["text"], case["subactions"], a.naming, a.handles, a.in_place, a.partition, a.seed,
+        key = [file_id, case["text"], case["subactions"], a.naming, a.handles, a.in_place, a.partition, partition_options(a), a.seed,
                checkpoint, self.formats, self.review]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from ..engine.errors import ZomgError
@@ -69,3 +70,50 @@ def read_manifest(path: str | Path) -> list[dict]:
         case.setdefault("id", str(n))
         cases.append(case)
     return cases
+
+
+def add_partition_arguments(p) -> None:
+    """How a description is split into sub-actions: offline rules, or an LLM server (text only is sent)."""
+    p.add_argument("--partition", default="rules", choices=["rules", "openai", "ollama"],
+                   help="how --text is split into sub-actions (default: %(default)s; falls back to rules on any failure)")
+    p.add_argument("--llm-url", metavar="URL",
+                   help="LLM server for --partition openai/ollama (default http://127.0.0.1:8080 / :11434)")
+    p.add_argument("--llm-model", metavar="NAME", help="model name for the LLM server")
+    p.add_argument("--llm-key-env", metavar="VAR", help="NAME of the environment variable holding the API key")
+
+
+def partition_options(args) -> dict:
+    """The partition backend's options from the arguments of `add_partition_arguments`."""
+    given = {"base_url": getattr(args, "llm_url", None), "model": getattr(args, "llm_model", None),
+             "api_key_env": getattr(args, "llm_key_env", None)}
+    return {k: v for k, v in given.items() if v}
+
+
+def run_manifest(path, json_out, handle) -> int:
+    """Run ``handle(case) -> dict`` on every case of a JSONL manifest, writing one JSON line per case.
+
+    A failing case is reported in one line on stderr and written as {"id", "error"}; the others go on.
+    Returns the exit status: 1 when any case failed."""
+    cases = read_manifest(path)
+    try:
+        sink = open(json_out, "w") if json_out else sys.stdout
+    except OSError as exc:
+        raise ZomgError(f"cannot write {json_out}: {exc.strerror or exc}") from None
+    failed = 0
+    try:
+        for case in cases:
+            try:
+                result = handle(case)
+                result.pop("id", None)
+                line = {"id": case["id"], **result}
+            except Exception as exc:  # noqa: BLE001 - one broken case must not stop the others
+                failed += 1
+                msg = str(exc) if isinstance(exc, ZomgError) else f"internal error: {type(exc).__name__}: {exc}"
+                print(f"zomg: error: {case['id']}: {msg}", file=sys.stderr)
+                line = {"id": case["id"], "error": msg}
+            sink.write(json.dumps(line) + "\n")
+            sink.flush()
+    finally:
+        if sink is not sys.stdout:
+            sink.close()
+    return 1 if failed else 0

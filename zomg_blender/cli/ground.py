@@ -1,12 +1,10 @@
 """`zomg ground`: split a take into ordered clips from a description (one take, or a JSONL manifest)."""
 from __future__ import annotations
 
-import json
-import sys
 import time
 
 from ..engine.errors import ZomgError
-from .common import load_take, read_manifest, write_json
+from .common import add_partition_arguments, load_take, partition_options, run_manifest, write_json
 
 
 def register(sub) -> None:
@@ -17,7 +15,7 @@ def register(sub) -> None:
     what.add_argument("--subactions", nargs="+", metavar="TEXT", help="the ordered sub-actions, one text each")
     p.add_argument("--manifest", help="JSONL: {\"id\", \"motion\", \"text\"} or {\"id\", \"motion\", \"subactions\"} per line")
     p.add_argument("--json", dest="json_out", help="output file (JSON, or JSONL with --manifest); stdout if omitted")
-    p.add_argument("--partition", default="rules", choices=["rules", "openai", "ollama"], help="how to split --text")
+    add_partition_arguments(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", help="encoder checkpoint (default: the shipped one)")
@@ -30,7 +28,7 @@ def _ground_one(encoder, motion: str, text, subactions, args) -> dict:
 
     take = load_take(motion, args.body_model)
     result = ground_take(take, text=text, subactions=subactions, encoder=encoder,
-                         partition_backend=args.partition, device=args.device, seed=args.seed)
+                         partition_backend=args.partition, partition_cfg=partition_options(args), device=args.device, seed=args.seed)
     result["motion"] = str(motion)
     return result
 
@@ -53,35 +51,16 @@ def run(args) -> int:
         write_json(args.json_out, result)
         return 0
 
-    cases = read_manifest(args.manifest)
-    failed = 0
-    try:
-        sink = open(args.json_out, "w") if args.json_out else sys.stdout
-    except OSError as exc:
-        raise ZomgError(f"cannot write {args.json_out}: {exc.strerror or exc}") from None
-    try:
-        for n, case in enumerate(cases):
-            try:
-                text, subs = case.get("text"), case.get("subactions")
-                if (text is None) == (subs is None):
-                    raise ZomgError("each case needs exactly one of \"text\" or \"subactions\"")
-                if subs is not None and (not isinstance(subs, list) or not subs):
-                    raise ZomgError("\"subactions\" must be a non-empty list of texts")
-                line = _ground_one(encoder, case["motion"], text, subs, args)
-                line["id"] = case["id"]
-                line["timings_s"]["load"] = round(load_s, 4) if n == 0 else 0.0
-            except ZomgError as exc:
-                failed += 1
-                print(f"zomg: error: {case['id']}: {exc}", file=sys.stderr)
-                line = {"id": case["id"], "error": str(exc)}
-            except Exception as exc:  # noqa: BLE001 - one broken case must not stop the others
-                failed += 1
-                msg = f"internal error: {type(exc).__name__}: {exc}"
-                print(f"zomg: error: {case['id']}: {msg}", file=sys.stderr)
-                line = {"id": case["id"], "error": msg}
-            sink.write(json.dumps(line) + "\n")
-            sink.flush()
-    finally:
-        if sink is not sys.stdout:
-            sink.close()
-    return 1 if failed else 0
+    loads = iter([round(load_s, 4)])  # the model is loaded once: its time goes to the first case
+
+    def one(case: dict) -> dict:
+        text, subs = case.get("text"), case.get("subactions")
+        if (text is None) == (subs is None):
+            raise ZomgError("each case needs exactly one of \"text\" or \"subactions\"")
+        if subs is not None and (not isinstance(subs, list) or not subs):
+            raise ZomgError("\"subactions\" must be a non-empty list of texts")
+        result = _ground_one(encoder, case["motion"], text, subs, args)
+        result["timings_s"]["load"] = next(loads, 0.0)
+        return result
+
+    return run_manifest(args.manifest, args.json_out, one)

@@ -1,12 +1,10 @@
 """`zomg score`: cosine similarity between a take and descriptions (search a mocap library by text)."""
 from __future__ import annotations
 
-import json
-import sys
 import time
 
 from ..engine.errors import ZomgError
-from .common import load_take, read_manifest, write_json
+from .common import load_take, run_manifest, write_json
 
 
 def register(sub) -> None:
@@ -47,24 +45,5 @@ def run(args) -> int:
                   "seconds": round(time.perf_counter() - t0, 4)}
         write_json(args.json_out, result)
         return 0
-    failed = 0
-    cases = read_manifest(args.manifest)
-    try:
-        sink = open(args.json_out, "w") if args.json_out else sys.stdout
-    except OSError as exc:
-        raise ZomgError(f"cannot write {args.json_out}: {exc.strerror or exc}") from None
-    try:
-        for case in cases:
-            try:
-                take = load_take(case["motion"], args.body_model)
-                line = {"id": case["id"], "scores": score_take(encoder, take, list(case.get("texts") or []))}
-            except ZomgError as exc:
-                failed += 1
-                print(f"zomg: error: {case['id']}: {exc}", file=sys.stderr)
-                line = {"id": case["id"], "error": str(exc)}
-            sink.write(json.dumps(line) + "\n")
-            sink.flush()
-    finally:
-        if sink is not sys.stdout:
-            sink.close()
-    return 1 if failed else 0
+    return run_manifest(args.manifest, args.json_out, lambda case: {
+        "scores": score_take(encoder, load_take(case["motion"], args.body_model), list(case.get("texts") or []))})

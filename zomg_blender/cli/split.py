@@ -15,6 +15,7 @@ from ..engine.clips import (DEFAULT_NAMING, clip_name, clip_names, clips_from_ma
                             scene_range, validate_clips)
 from ..engine.errors import ZomgError
 from ..engine.take import Clip, Take
+from .common import add_partition_arguments, partition_options
 
 NAME_WORDS = 4        # a clip name keeps the first words of its sub-action ...
 NAME_CHARS = 32       # ... and at most this many characters
@@ -54,8 +55,7 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_grounding_arguments(p: argparse.ArgumentParser) -> None:
     """How --text / --subactions are grounded (shared with `zomg batch`)."""
-    p.add_argument("--partition", default="rules", choices=["rules", "openai", "ollama"],
-                   help="how --text is split into sub-actions (default: %(default)s)")
+    add_partition_arguments(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the encoder runs")
     p.add_argument("--seed", type=int, default=0, help="grounding seed (default: %(default)s)")
     p.add_argument("--checkpoint", metavar="PATH", help="encoder checkpoint (default: the shipped weights)")
@@ -80,7 +80,7 @@ def clips_from_args(args: argparse.Namespace, take: Take) -> list[Clip]:
     if args.text is not None or args.subactions is not None:
         clips, take.meta["grounding"] = ground_clips(
             take, text=args.text, subactions=args.subactions, partition=args.partition, device=args.device,
-            seed=args.seed, checkpoint=args.checkpoint)
+            seed=args.seed, checkpoint=args.checkpoint, partition_cfg=partition_options(args))
         return clips
     if args.ranges is not None:
         return clips_from_ranges(args.ranges, take)
@@ -99,7 +99,7 @@ def check_grounding_input(text: str | None, subactions: list[str] | None) -> Non
 
 def ground_clips(take: Take, text: str | None = None, subactions: list[str] | None = None, encoder=None,
                  partition: str = "rules", device: str = "auto", seed: int = 0,
-                 checkpoint: str | None = None) -> tuple[list[Clip], dict]:
+                 checkpoint: str | None = None, partition_cfg: dict | None = None) -> tuple[list[Clip], dict]:
     """Ground the description on ``take``: one clip per sub-action, named after it, scored by the encoder.
 
     Returns the clips (take frames) and the `zomg ground` result, masks per source frame included."""
@@ -107,7 +107,7 @@ def ground_clips(take: Take, text: str | None = None, subactions: list[str] | No
 
     check_grounding_input(text, subactions)
     result = ground_take(take, text=text, subactions=subactions, encoder=encoder, partition_backend=partition,
-                         device=device, seed=seed, checkpoint=checkpoint, with_masks=True)
+                         partition_cfg=partition_cfg, device=device, seed=seed, checkpoint=checkpoint, with_masks=True)
     segments = result["segments"]
     names = subaction_names([s["text"] for s in segments])
     clips = [Clip(n, s["start_frame"], s["end_frame"], s["score"]) for n, s in zip(names, segments)]
