@@ -218,3 +218,14 @@ def test_trained_encoder_grounds_val_composites(bandai_dir):
         starts = [seg["start_s"] for seg in out["segments"]]
         assert len(starts) == len(spec.texts)
         assert max(abs(a - b) for a, b in zip(starts[1:], spec.bounds_s[1:-1])) < 1.0, (spec.id, starts, spec.bounds_s)
+
+
+def test_repeated_subaction_is_found_each_time_and_scored_once():
+    """walk, wave, walk: the repeated text is one class for the confidence, and both walks are placed."""
+    enc = OneHotEncoder()
+    feats = synthetic([0, 60, 140, 200])
+    feats[140:200, :8] = feats[0:60, :8]          # the third region moves like the first
+    texts = [TEXTS[0], TEXTS[1], TEXTS[0]]
+    g = ground(enc, feats, texts, config=GroundingConfig(w_homog=0.0))
+    assert [(s.start, s.end) for s in g.segments] == [(0, 60), (60, 140), (140, 200)]
+    assert all(s.score > 0.9 for s in g.segments)  # not capped at 1/2 by the identical text

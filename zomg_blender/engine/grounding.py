@@ -42,6 +42,7 @@ class GroundingConfig:
     window_s: float = 1.0         # pooled window length (init="window")
     stride: int = 2               # frames between window centres (init="window")
     evidence_floor: float = -2.0  # per-frame log-probabilities are clipped here (robust to confident errors)
+    evidence_center: bool = True  # subtract each text's mean similarity over the take before the softmax
     w_homog: float = 30.0         # weight of the within-segment scatter of standardised frame states (0 = text only)
     max_points: int = 400         # candidate boundaries of the exact segmentation DP (then refined per frame)
     min_seg_s: float = 0.5        # shortest clip; also sets how many sub-actions a take can hold
@@ -233,17 +234,23 @@ def window_embeddings(encoder, states: torch.Tensor, window: int, stride: int, b
     return torch.cat(out), starts + window / 2.0
 
 
+def _centred(sim: torch.Tensor, config: GroundingConfig) -> torch.Tensor:
+    """Similarities [T, K] minus each text's mean over the take: every sub-action happens somewhere in it,
+    so a text that is close to everything (a constant offset) must not win every frame."""
+    return sim - sim.mean(0, keepdim=True) if config.evidence_center else sim
+
+
 def frame_scores(encoder, states: torch.Tensor, texts: torch.Tensor, config: GroundingConfig, scale: float) -> np.ndarray:
     """[T, K] log-probability of each sub-action text for every feature frame, clipped at `evidence_floor`."""
     t = states.shape[0]
     with torch.no_grad():
         if config.init == "frame":
-            logp = torch.log_softmax(scale * encoder.frame_embeddings(states) @ texts.T, dim=-1)
+            logp = torch.log_softmax(scale * _centred(encoder.frame_embeddings(states) @ texts.T, config), dim=-1)
             return np.maximum(logp.cpu().numpy().astype(np.float64), config.evidence_floor)
         if config.init != "window":
             raise ZomgError(f"unknown grounding init {config.init!r}: use frame, window or uniform")
         emb, centres = window_embeddings(encoder, states, int(round(config.window_s * FPS)), max(1, config.stride))
-        logp = torch.log_softmax(scale * emb @ texts.T, dim=-1).cpu().numpy().astype(np.float64)
+        logp = torch.log_softmax(scale * _centred(emb @ texts.T, config), dim=-1).cpu().numpy().astype(np.float64)
     frames = np.arange(t) + 0.5                  # piecewise-linear interpolation of window scores onto frames
     logp = np.stack([np.interp(frames, centres, logp[:, j]) for j in range(texts.shape[0])], axis=1)
     return np.maximum(logp, config.evidence_floor)
@@ -366,16 +373,18 @@ def _scale(encoder, config: GroundingConfig) -> float:
 def segment_scores(encoder, states, texts, segments, scale) -> list[float]:
     """Confidence per clip in [0, 1]: softmax probability of its own text among the K for its hard pooling.
 
-    With one sub-action there is nothing to contrast: the cosine mapped to [0, 1] instead."""
+    A sub-action that is repeated ("jumps, turns, jumps") counts once: the probabilities of identical
+    texts are summed. With one distinct sub-action there is nothing to contrast: the cosine mapped to [0, 1]."""
     t = states.shape[0]
     hard = torch.zeros(len(segments), t, device=states.device)
     for j, (s, e) in enumerate(segments):
         hard[j, s:e] = 1.0
     with torch.no_grad():
         sim = encoder.pool(states, hard) @ texts.T
-        if len(segments) == 1:
-            return [float((sim[0, 0] + 1) / 2)]
-        prob = torch.softmax(scale * sim, dim=-1).diagonal()
+        same = (texts @ texts.T) > 1 - 1e-5
+        if bool(same.all()):
+            return [float((v + 1) / 2) for v in sim.diagonal()]
+        prob = (torch.softmax(scale * sim, dim=-1) * same).sum(-1)
     return [float(p) for p in prob]
 
 
