@@ -38,6 +38,7 @@ ascend hurl fling lob uppercut headbutt feint massage tickle listen think ponder
 linger loiter sleep wake die resume fetch vacuum cast reel surf ski snowboard smack whack bash smash tread trample
 twitch jerk convulse topple slam bang lock unlock shield protect defend brawl choke sob weep
 groan hiccup giggle chuckle scurry scamper stalk seek
+veer dangle scoop mope navigate whirl screw unscrew proceed feign explain comfort resist
 """
 
 # Irregular past / past-participle forms.
@@ -65,6 +66,39 @@ _NOT_VERBS = {"left", "right", "back", "hand", "hands", "arm", "arms", "head", "
 AUX = {"is", "are", "am", "was", "were"}
 
 _VOWELS = set("aeiou")
+
+# Exercises and moves named by a noun ("jumping jacks", "push-ups", "a run cycle"): a sub-action says
+# "a person does jumping jacks", never "a person jumps jacks". Hyphens and spaces are both accepted.
+_ACTIVITIES = """
+jumping-jacks star-jumps push-ups sit-ups pull-ups chin-ups pushups situps pullups crunches burpees
+side-twists knee-raises leg-raises toe-touches arm-circles arm-swings leg-swings high-knees butt-kicks
+mountain-climbers spin-kicks jump-kicks handstands backflips lunges squats cartwheels somersaults stretches
+flips box-jumps run-cycle walk-cycle spin-kick jump-kick box-jump jump-rope
+"""
+# Activities that are also a verb form ("squats"): nouns only where nothing around them is a finite verb.
+_ACTIVITY_VERB_FORMS = {"lunges", "squats", "cartwheels", "somersaults", "stretches", "flips", "backflips"}
+
+
+@lru_cache(maxsize=1)
+def _activities() -> frozenset[tuple[str, ...]]:
+    out = set()
+    for phrase in _ACTIVITIES.split():
+        words = tuple(phrase.split("-"))
+        out.update({words, (phrase,)})
+    return frozenset(out)
+
+
+def activity_len(tokens: list[str], i: int) -> int:
+    """Number of tokens of an activity noun phrase ("jumping jacks", "push-ups") starting at i, else 0."""
+    for n in (2, 1):
+        if i + n <= len(tokens) and tuple(tokens[i:i + n]) in _activities():
+            return n
+    return 0
+
+
+def is_ambiguous_activity(word: str) -> bool:
+    """An activity that reads as a verb next to finite verbs ("walks, squats, stands")."""
+    return word in _ACTIVITY_VERB_FORMS
 
 
 def third_person(lemma: str) -> str:

@@ -12,15 +12,20 @@ same time are merged back, "X after Y" is reordered, repetitions ("twice", "3 ti
 copies, and each piece gets a subject (its own, the one carried from before, or "a person"; subject
 pronouns become "a person"). The pieces keep the description's own words: verbs are only re-inflected
 ("wave"/"waving" -> "waves") and the subject added, because the grounding encoder scores these words.
+
+Motion-capture index style is read too: exercise nouns are kept and done ("jumping jacks, jog, squats" ->
+"a person does jumping jacks", "a person jogs", "a person does squats"), a short verbless label before a
+colon or dash is a topic, not an action ("playground - climb, hang"), bare verbs in a row are a list
+("Start Hop Stop"), "run/jog" is one action with two names, and "arms up then down" is one path.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import ZomgError
-from .lexicon import AUX, is_verb, lemma_of, third_person, verb_forms
+from .lexicon import AUX, activity_len, is_ambiguous_activity, is_verb, lemma_of, third_person, verb_forms
 
 MAX_REPEAT = 10
 DEFAULT_SUBJECT = ("a", "person")
@@ -46,6 +51,12 @@ NON_VERBS = PREPOSITIONS | DETERMINERS | PRONOUNS | {
     "still", "just", "also", "even", "twice", "once", "more", "same", "other", "next", "last", "first"}
 ADVERBS = {"also", "just", "still", "even", "very", "really", "almost", "fast", "slow", "quick", "soon",
            "suddenly", "not", "never", "immediately"}
+DIRECTIONS = {"up", "down", "left", "right", "forward", "forwards", "back", "backward", "backwards", "in", "out",
+              "sideways", "upward", "upwards", "downward", "downwards", "over", "under", "underneath", "around",
+              "away", "off", "on", "across", "through"}
+# Directions that never close a phrasal verb ("turn left", but "pick the box up").
+FREE_DIRECTIONS = {"left", "right", "forward", "forwards", "backward", "backwards", "sideways", "over", "under",
+                   "underneath", "around"}
 SIMULTANEOUS = [("at", "the", "same", "time"), ("simultaneously",), ("meanwhile",), ("in", "the", "meantime"),
                 ("concurrently",), ("all", "the", "while")]
 
@@ -91,6 +102,7 @@ class _Piece:
     aux: str | None = None    # "is" carried from "is walking and waving"
     sentence_start: bool = False
     subject_hint: tuple[str, ...] | None = None
+    nouns: bool = False       # "squats" names an exercise here (no finite verb in its sentence)
 
 
 def rules_partition(text: str) -> tuple[list[str], list[str]]:
@@ -100,12 +112,17 @@ def rules_partition(text: str) -> tuple[list[str], list[str]]:
         raise ZomgError("the description is empty: describe the actions in the take")
     pieces: list[_Piece] = []
     for tokens in sentences:
+        tokens = tokens[_heading_len(tokens, 0):]
         lead, rel = _leading_connectors(tokens, 0)
         sentence = _sentence_pieces(tokens[lead:])
         if sentence:
             sentence[0].sentence_start = True
             if rel == "swap":
                 sentence[0].rel = "swap"
+        nouns = any(_names_activity(p.tokens) for p in sentence) \
+            or not any(_has_finite_verb(p.tokens) for p in sentence)
+        for piece in sentence:
+            piece.nouns = nouns
         pieces.extend(sentence)
     pieces = _merge_simultaneous(pieces)
     groups, warnings = _render_all(pieces)
@@ -129,8 +146,9 @@ def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = re.sub(r"[\u2018\u2019\u201a\u201b\u2032`\u00b4]", "'", text)
     text = re.sub(r"[\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033\"]", " ", text)
-    text = re.sub(r"\s*[\u2013\u2014\u2015]\s*|\s+-+\s+", ", ", text)   # dashes between phrases
+    text = re.sub(r"\s*[\u2013\u2014\u2015]\s*|\s+-+\s+", " : ", text)  # dashes between phrases
     text = text.replace("\u2026", ".").replace("&", " and ")
+    text = re.sub(r"(?<=[A-Za-z])/(?=[A-Za-z])", " or ", text)         # "run/jog": alternatives, one action
     text = re.sub(r"(?m)^\s*(?:\d+[.)]|[-*\u2022])\s+", "", text)     # list bullets and numbers
     text = re.sub(r"(?<=\s)\d+\)\s+", ". ", text)                       # inline "1) walk 2) wave"
     text = text.lower()
@@ -231,10 +249,45 @@ def _subject_len(tokens: list[str], i: int, allow_name: bool = False) -> int:
             if is_verb(w) and w not in SUBJECT_NOUNS and not (verb_forms(w) & {"ing", "past"} and m == i + 1):
                 return 0
         return 0
-    if allow_name and word.isalpha() and word not in NON_VERBS and not is_verb(word) and not _is_adverb(word):
+    if allow_name and word.isalpha() and word not in NON_VERBS and not is_verb(word) and not _is_adverb(word) \
+            and not activity_len(tokens, i):                                  # "knee raises" is no "knee"
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         return 1 if is_verb(nxt) and verb_forms(nxt) & {"3s", "past"} else 0
     return 0
+
+
+def _activity_at(tokens: list[str], i: int) -> tuple[int, bool]:
+    """(length, counted) of an activity noun phrase at i: "jumping jacks", "10 push-ups", "a run cycle"."""
+    counted = i < len(tokens) and (tokens[i].isdigit() or tokens[i] in NUMBER_WORDS or tokens[i] in ("a", "an"))
+    j = i + counted
+    n = activity_len(tokens, j)
+    return (j - i + n, j > i) if n else (0, False)
+
+
+def _names_activity(tokens: list[str]) -> bool:
+    """The piece names an activity that cannot be a verb ("jumping jacks", "10 squats")."""
+    return any((n := _activity_at(tokens, j))[0] and (n[1] or not is_ambiguous_activity(tokens[j]))
+               for j in range(len(tokens)))
+
+
+def _has_finite_verb(tokens: list[str]) -> bool:
+    """The piece's own verb is finite ("walks", "stood") and it names no activity noun."""
+    if any(_activity_at(tokens, j)[0] for j in range(len(tokens))):
+        return False
+    i = _predicate_start(tokens, allow_name=True)
+    return i < len(tokens) and is_verb(tokens[i]) and bool(verb_forms(tokens[i]) & {"3s", "past", "aux"})
+
+
+def _heading_len(tokens: list[str], i: int) -> int:
+    """'locomotion: walk forwards', 'playground - climb, hang': a short verbless label before a colon
+    names a topic, not an action; returns how many tokens from i to skip (0 when there is none)."""
+    c = next((c for c in range(i + 1, min(i + 4, len(tokens))) if tokens[c] == ":"), None)
+    if c is None or not any(t not in SEPARATORS for t in tokens[c + 1:]):
+        return 0
+    head = tokens[i:c]
+    if _is_bare_subject(head) or any(is_verb(w) or w in SEPARATORS for w in head) or _activity_at(head, 0)[0]:
+        return 0
+    return c + 1 - i
 
 
 def _is_ing(word: str) -> bool:
@@ -271,6 +324,9 @@ def _predicate_start(tokens: list[str], allow_name: bool = False) -> int:
 def _reference(tokens: list[str]) -> tuple[frozenset[str] | None, str | None]:
     """Forms of the piece's own verb and its auxiliary: 'is walking' -> ({'ing'}, 'is')."""
     i = _predicate_start(tokens, allow_name=True)
+    subjectless = i == _skip_adverbs(tokens, _leading_connectors(tokens, 0)[0])      # "squats", not "he squats"
+    if _activity_at(tokens, i)[0] and (subjectless or not is_ambiguous_activity(tokens[i])):
+        return frozenset({"base", "3s", "past", "ing"}), None      # "jumping jacks, jog", "squats, stretching"
     if i >= len(tokens) or tokens[i] in NON_VERBS:
         return None, None
     if tokens[i] in AUX:
@@ -355,6 +411,10 @@ def _gap(tokens: list[str], i: int) -> tuple[int, bool, str, bool]:
             j, sep = j + 1, True
             continue
         hit = _connector_at(tokens, j, weak_ok=sep)
+        heading = _heading_len(tokens, j) if (sep or marker) and not hit else 0
+        if heading:                                                 # ", then locomotion: walk"
+            j, sep = j + heading, True
+            continue
         if not hit:
             break
         j, marker = j + hit[0], True
@@ -393,12 +453,12 @@ def _split(tokens: list[str]) -> list[_Piece]:
                 return [p for p in pieces + [nxt] if p.tokens] + rest
             cut, j = True, k + temporal[0]
             rel = ("swap" if temporal[1] == "after" else "seq")        # "bows after waving" / "waves before bowing"
-        elif marker and _has_content(current) and j < n:
-            cut = True
+        elif marker and _has_content(current) and j < n and not (not sep and _directions_only(tokens, j)):
+            cut = True                                                 # but "arms up then down" is one path
         elif sep and k < n:
             ref, ref_aux = _reference(current)
             word = tokens[k]
-            if _subject_len(tokens, k):
+            if _subject_len(tokens, k) or _activity_at(tokens, k)[0]:
                 cut = True
             elif is_verb(word) and word not in NON_VERBS and (
                     (ref is None and verb_forms(word) - {"ing"}) or (ref is not None and verb_forms(word) & ref)):
@@ -415,7 +475,29 @@ def _split(tokens: list[str]) -> list[_Piece]:
             i += 1
     nxt.tokens = tokens[start:]
     pieces.append(nxt)
-    return [p for p in pieces if p.tokens]
+    return [run for p in pieces if p.tokens for run in _split_verb_run(p)]
+
+
+def _directions_only(tokens: list[str], j: int) -> bool:
+    """Only direction words from j to the next separator or marker ("up then down")."""
+    k = j
+    while k < len(tokens) and tokens[k] in DIRECTIONS:
+        k += 1
+    return k > j and (k == len(tokens) or tokens[k] in SEPARATORS or bool(_connector_at(tokens, k, weak_ok=False)))
+
+
+def _split_verb_run(piece: _Piece) -> list[_Piece]:
+    """'start hop stop', 'run turn left': a piece of bare verbs one after another is a list of them."""
+    tokens, m = piece.tokens, 0
+    while m < len(tokens) and is_verb(tokens[m]) and "base" in verb_forms(tokens[m]) \
+            and tokens[m] not in NON_VERBS and not _activity_at(tokens, m)[0]:
+        m += 1
+    if m < 2 or not all(t in FREE_DIRECTIONS for t in tokens[m:]):      # not "pick box up"
+        return [piece]
+    runs = [replace(piece, tokens=[tokens[0]])]
+    runs += [_Piece([t], aux=piece.aux, subject_hint=piece.subject_hint) for t in tokens[1:m]]
+    runs[-1].tokens = runs[-1].tokens + tokens[m:]
+    return runs
 
 
 def _has_simultaneous(tokens: list[str]) -> bool:
@@ -538,6 +620,10 @@ def _inflect(pred: list[str], own_subject: bool, plural: bool, piece: _Piece, pr
         if plural and is_verb(word) and verb_forms(word) == {"base"}:
             return pred[:i] + [third_person(lemma_of(word))] + pred[i + 1:]
         return pred
+    length, counted = _activity_at(pred, i)
+    if length and (counted or piece.nouns or not is_ambiguous_activity(pred[i])):
+        article = [] if counted or pred[i + length - 1].endswith("s") else ["a"]
+        return pred[:i] + ["does"] + article + pred[i:]              # "jumping jacks" -> "does jumping jacks"
     nominal = _nominal_len(pred, i)
     if nominal == 2:                                      # "a bow" -> "bows"
         return pred[:i] + [third_person(lemma_of(pred[i + 1]))] + pred[i + 2:]
@@ -548,12 +634,12 @@ def _inflect(pred: list[str], own_subject: bool, plural: bool, piece: _Piece, pr
     if is_verb(word) and word not in NON_VERBS:
         forms = verb_forms(word)
         if _is_ing(word) and word not in ("being",):
-            return pred[:i] + [third_person(lemma_of(word))] + pred[i + 1:]
+            return pred[:i] + [third_person(lemma_of(word))] + _inflect_alternative(pred[i + 1:])
         if "base" in forms and "3s" not in forms and "aux" not in forms:
             keeps_past = "past" in forms and previous_verb is not None and "past" in verb_forms(previous_verb) \
                 and "base" not in verb_forms(previous_verb)
             if not keeps_past:
-                return pred[:i] + [third_person(lemma_of(word))] + pred[i + 1:]
+                return pred[:i] + [third_person(lemma_of(word))] + _inflect_alternative(pred[i + 1:])
         return pred
     if not any(is_verb(w) and w not in NON_VERBS for w in pred):
         if piece.strong and previous_verb and word in NON_VERBS:   # "walks forward, then back" -> "walks back"
@@ -561,6 +647,14 @@ def _inflect(pred: list[str], own_subject: bool, plural: bool, piece: _Piece, pr
         if word.isalpha() and word not in NON_VERBS and not _is_adverb(word) and not word.endswith(("ing", "s")):
             return pred[:i] + [third_person(word)] + pred[i + 1:]   # an imperative verb we do not know
     return pred
+
+
+def _inflect_alternative(rest: list[str]) -> list[str]:
+    """'run or jog' -> 'runs or jogs': the alternative right after the verb takes the same form."""
+    if rest[:1] == ["or"] and len(rest) > 1 and is_verb(rest[1]) \
+            and (_is_ing(rest[1]) or verb_forms(rest[1]) == {"base"}):
+        return ["or", third_person(lemma_of(rest[1]))] + rest[2:]
+    return rest
 
 
 def _resolve_pronouns(pred: list[str]) -> list[str]:
