@@ -53,7 +53,23 @@ def take_frames(obj, action) -> tuple[int, int]:
     channelbag = anim_utils.action_get_channelbag_for_slot(action, slot) if slot else None
     if channelbag is None or not any(len(fc.keyframe_points) for fc in channelbag.fcurves):
         raise ZomgError(f"action {action.name!r} has no keyframes for armature {obj.name!r}")
+    _check_keys_finite(action, channelbag)
     return action_frames(action, channelbag)
+
+
+def _check_keys_finite(action, channelbag) -> None:
+    """A NaN or infinite key would be copied into the clips and exports: name it instead."""
+    import numpy as np
+
+    for fc in channelbag.fcurves:
+        co = np.empty(2 * len(fc.keyframe_points), np.float32)
+        fc.keyframe_points.foreach_get("co", co)
+        bad = np.flatnonzero(~np.isfinite(co.reshape(-1, 2)).all(1))
+        if len(bad):
+            frame = co[2 * bad[0]]
+            where = f"frame {frame:g}" if np.isfinite(frame) else f"key {bad[0] + 1}"
+            raise ZomgError(f"action {action.name!r} has a NaN or infinite key on {fc.data_path}[{fc.array_index}] "
+                            f"at {where}; fix or delete that key first")
 
 
 def split_range(obj, action) -> tuple[int, int]:
