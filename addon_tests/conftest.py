@@ -31,24 +31,24 @@ def cmu_bvh(shared_data) -> Path:
     return _need(shared_data / "cmu" / "bvh")
 
 
-@pytest.fixture(scope="session")
-def bandai_dir(shared_data) -> Path:
-    """Unpacked Bandai dataset root; paths in manifest.csv are relative to it."""
-    out = CACHE / "bandai"
+def _unpacked(name: str, tarball: Path) -> Path:
+    """``tarball`` unpacked once into the test cache under ``name``."""
+    out = CACHE / name
     marker = out / ".unpacked"
     if not marker.exists():
         out.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["tar", "-xJf", str(_need(shared_data / "bandai" / "bandai-bvh.tar.xz")), "-C", str(out)], check=True)
+        subprocess.run(["tar", "-xJf", str(_need(tarball)), "-C", str(out)], check=True)
         marker.write_text("ok")
     return out
+
+
+@pytest.fixture(scope="session")
+def bandai_dir(shared_data) -> Path:
+    """Unpacked Bandai dataset root; paths in manifest.csv are relative to it."""
+    return _unpacked("bandai", shared_data / "bandai" / "bandai-bvh.tar.xz")
 
 
 @pytest.fixture(scope="session")
 def cmu_extra_dir(shared_data) -> Path:
-    out = CACHE / "cmu-extra"
-    marker = out / ".unpacked"
-    if not marker.exists():
-        out.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["tar", "-xJf", str(_need(shared_data / "cmu-extra" / "cmu-extra-bvh.tar.xz")), "-C", str(out)], check=True)
-        marker.write_text("ok")
-    return out
+    """Unpacked cmu-extra: bvh/<clip_id>.bvh."""
+    return _unpacked("cmu-extra", shared_data / "cmu-extra" / "cmu-extra-bvh.tar.xz")
