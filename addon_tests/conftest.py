@@ -10,7 +10,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-SHARED = Path(os.environ.get("ZOMG_SHARED_DATA", REPO.parent / "shared" / "data"))
+# Development data: $ZOMG_SHARED_DATA, else ../shared/data beside the checkout, else the workspace's copy.
+_CANDIDATES = [Path(p) for p in (os.environ.get("ZOMG_SHARED_DATA"),) if p] + [REPO.parent / "shared" / "data",
+                                                                               Path("/work/shared/data")]
+SHARED = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
 CACHE = Path(os.environ.get("ZOMG_TEST_CACHE", Path.home() / ".cache" / "zomg-tests"))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ sys.path.insert(0, str(REPO))
 from zomg_blender.engine.bvh import read_bvh  # noqa: E402
 from zomg_blender.engine.take import Take  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data" / "bandai"
+_DATA = [Path(p) for p in (os.environ.get("ZOMG_SHARED_DATA"),) if p] + [REPO.parent / "shared" / "data", Path("/work/shared/data")]
+SHARED = next((p for p in _DATA if (p / "bandai").is_dir()), _DATA[0]) / "bandai"
 CROSSFADE = 6                      # frames at 30 fps (0.2 s)
 
 
