@@ -8,6 +8,7 @@ from bpy_extras import anim_utils
 
 from zomg_blender.blender.read import fast_path_blockers, read_armature
 from zomg_blender.blender.scene_io import import_take
+from zomg_blender.blender.write import ensure_channelbag
 from zomg_blender.engine.errors import ZomgError
 
 BANDAI_CLIP = "dataset/Bandai-Namco-Research-Motiondataset-2/data/dataset-2_walk-turn-left_active_001.bvh"
@@ -78,7 +79,7 @@ def _sparse_copy(obj, step: int):
     source = anim_utils.action_get_channelbag_for_slot(ad.action, ad.action_slot)
     action = bpy.data.actions.new("sparse")
     slot = action.slots.new(id_type="OBJECT", name=obj.name)
-    bag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+    bag = ensure_channelbag(action, slot)
     kinds = ["CONSTANT", "LINEAR", "BEZIER"]
     enum = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items
     for i, fc in enumerate(source.fcurves):

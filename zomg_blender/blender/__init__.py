@@ -5,7 +5,9 @@ bpy is imported only inside register()/unregister() and the modules they load, s
 """
 from __future__ import annotations
 
+import atexit
 import importlib
+import typing
 from pathlib import Path
 
 # Registration order: property groups before the operators and panels that use them.
@@ -13,6 +15,22 @@ _MODULES = ("props", "preferences", "operators", "panel", "cli_command")
 
 # The folder that holds zomg_blender/ (the extension root): what a worker needs on its PYTHONPATH.
 EXTENSION_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _clear_typing_caches() -> None:
+    """Let bpy 4.5 shut down: drop typing's caches before the interpreter tears modules down.
+
+    Blender's glTF exporter evaluates ``List[Keyframe]`` at run time; typing's cache keeps that
+    class, its module and so the ``bpy`` module alive through teardown (seen when torch was loaded
+    too: `zomg split --text ... --gltf`). bpy 4.5 stops its audio thread only when the module is
+    freed, so the process then hangs forever in a static destructor after Python has finished.
+    bpy 5.0 cleans up without waiting for the module; there this only empties caches.
+    """
+    for clear in getattr(typing, "_cleanups", ()):
+        clear()
+
+
+atexit.register(_clear_typing_caches)
 
 
 def addon_package() -> str:

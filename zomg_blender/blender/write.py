@@ -221,7 +221,7 @@ def _copy_range(source, channelbag, a: int, b: int, name: str, obj):
     """A new action holding the motion of ``channelbag`` over frames [a, b], exactly at every frame."""
     action = bpy.data.actions.new(name)
     slot = action.slots.new(id_type="OBJECT", name=obj.name)
-    target = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+    target = ensure_channelbag(action, slot)
     for fc in channelbag.fcurves:
         keys = _read_keys(fc)
         frames = keys["co"][:, 0]
@@ -245,6 +245,16 @@ def _copy_range(source, channelbag, a: int, b: int, name: str, obj):
     action["zomg_source"] = source.name
     action["zomg_frames"] = [a, b]
     return action
+
+
+def ensure_channelbag(action, slot):
+    """The channelbag for ``slot`` in the action's first keyframe strip, made if missing.
+
+    Same steps as ``anim_utils.action_ensure_channelbag_for_slot`` (Blender 5.0), which 4.5 lacks.
+    """
+    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot, ensure=True)
 
 
 def _read_keys(fc) -> dict:
