@@ -125,7 +125,16 @@ def test_known_answer_is_recovered_exactly(init, w_homog):
     assert [s.start for s in g.segments] == bounds[:-1]
     assert [s.text for s in g.segments] == TEXTS
     assert all(s.score > 0.9 for s in g.segments)
-    assert np.array_equal(g.masks, (g.masks > 0.5).astype(np.float32))       # no optimisation: hard masks
+    # masks: the boundary posterior, a soft partition of every frame that is > 0.5 exactly on each clip
+    # (the default temperature is calibrated for the trained encoder's evidence; this toy encoder's is sharper)
+    soft = ground(OneHotEncoder(), synthetic(bounds), TEXTS,
+                  config=GroundingConfig(init=init, w_homog=w_homog, mask_temperature=1.0)).masks
+    assert np.allclose(soft.sum(0), 1.0, atol=1e-5)
+    for j, (s, e) in enumerate(zip(bounds[:-1], bounds[1:])):
+        assert (soft[j, s:e] > 0.5).all() and not (soft[j, :s] > 0.5).any() and not (soft[j, e:] > 0.5).any()
+    hard = ground(OneHotEncoder(), synthetic(bounds), TEXTS,
+                  config=GroundingConfig(init=init, w_homog=w_homog, mask_temperature=0.0)).masks
+    assert np.array_equal(hard, (hard > 0.5).astype(np.float32))
 
 
 @pytest.mark.parametrize("param", ["boundaries", "logits"])
@@ -229,3 +238,16 @@ def test_repeated_subaction_is_found_each_time_and_scored_once():
     g = ground(enc, feats, texts, config=GroundingConfig(w_homog=0.0))
     assert [(s.start, s.end) for s in g.segments] == [(0, 60), (60, 140), (140, 200)]
     assert all(s.score > 0.9 for s in g.segments)  # not capped at 1/2 by the identical text
+
+
+def test_masks_are_crisp_at_sharp_changes_and_ramp_across_ambiguous_stretches():
+    enc = OneHotEncoder()
+    sharp = synthetic([0, 100, 200], noise=0.2)
+    vague = sharp.copy()
+    vague[80:120, :2] = 0.5                       # 2 s that look as much like one text as the other
+    cfg = GroundingConfig(w_homog=0.0, mask_temperature=1.0)
+    uncertain = lambda g: int(((g.masks[0] > 0.1) & (g.masks[0] < 0.9)).sum())  # noqa: E731
+    assert uncertain(ground(enc, sharp, TEXTS[:2], config=cfg)) <= 3
+    g = ground(enc, vague, TEXTS[:2], config=cfg)
+    assert 80 <= g.segments[1].start <= 120
+    assert uncertain(g) >= 5

@@ -45,6 +45,8 @@ class GroundingConfig:
     evidence_center: bool = True  # subtract each text's mean similarity over the take before the softmax
     w_homog: float = 30.0         # weight of the within-segment scatter of standardised frame states (0 = text only)
     max_points: int = 400         # candidate boundaries of the exact segmentation DP (then refined per frame)
+    mask_temperature: float = 100.0  # output masks = boundary posterior at this temperature; 0 = hard masks.
+    # 100 is calibrated on val composites: the 5-95% ramp holds the true boundary 90% of the time (test: 90%)
     min_seg_s: float = 0.5        # shortest clip; also sets how many sub-actions a take can hold
     scale: float = 0.0            # similarity -> logit scale; 0 = the encoder's learned scale (fallback 1/0.07)
     # test-time optimisation of soft masks
@@ -200,6 +202,30 @@ def homogeneous_segments(evidence: np.ndarray, states: np.ndarray, weight: float
             val = obj.value(bounds[j - 1], cand, j - 1) + obj.value(cand, bounds[j + 1], j)
             bounds[j] = int(cand[np.argmax(val)])
     return [(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
+def boundary_posterior_masks(objective: SegmentObjective, segments: list[tuple[int, int]], min_len: int,
+                             temperature: float = 1.0, reach: int = 10 * FPS) -> np.ndarray:
+    """Soft masks [K, T] that show how sure each boundary is.
+
+    For boundary j, every position b between its neighbours is scored by the segmentation objective
+    with the other boundaries fixed; p_j(b) is proportional to exp(score / temperature), in the units of
+    the frame evidence (log-probabilities). Mask k is P(b_{k-1} <= t < b_k) with independent
+    boundaries: a crisp edge where the motion changes sharply, a ramp across an ambiguous stretch."""
+    k, t = len(segments), segments[-1][1]
+    bounds = [s for s, _ in segments] + [t]
+    below = np.ones((k + 1, t))                     # below[j, t] = P(b_j <= t); b_0 = 0, b_K = t
+    below[k] = 0.0
+    for j in range(1, k):   # candidates within `reach` of the chosen boundary: memory and time flat in T
+        lo = max(bounds[j - 1] + min_len, bounds[j] - reach)
+        hi = min(bounds[j + 1] - min_len, bounds[j] + reach)
+        cand = np.arange(lo, hi + 1)
+        val = objective.value(bounds[j - 1], cand, j - 1) + objective.value(cand, bounds[j + 1], j)
+        p = np.exp((val - val.max()) / max(temperature, 1e-6))
+        cdf = np.zeros(t)
+        cdf[cand[cand < t]] = p[cand < t]
+        below[j] = np.cumsum(cdf) / p.sum()
+    return np.clip(below[:-1] - below[1:], 0.0, 1.0)
 
 
 def min_frames(config: GroundingConfig) -> int:
@@ -435,6 +461,10 @@ def ground(encoder, feats, subactions: list[str], seed: int = 0, config: Groundi
                 masks = _optimise(encoder, states, texts, init, min_len, seed, scale, config, evidence)
         finally:
             torch.set_num_threads(threads)
+    elif evidence is not None and config.mask_temperature > 0:
+        objective = SegmentObjective(evidence, states.float().cpu().numpy(), config.w_homog,
+                                     step=int(np.ceil(t / max(config.max_points, 1))))
+        masks = torch.as_tensor(boundary_posterior_masks(objective, init, min_len, config.mask_temperature))
     else:
         masks = torch.zeros(k, t, device=states.device)
         for j, (s, e) in enumerate(init):
