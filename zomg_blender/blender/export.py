@@ -12,7 +12,7 @@ from pathlib import Path
 import bpy
 
 from ..engine.errors import ZomgError
-from .scene_io import first_error_line, check_output_path, quiet_blender
+from .scene_io import check_output_path, first_error_line, operator_problem
 from .write import CLIP_TAG
 
 
@@ -99,11 +99,6 @@ def _selected(obj):
 
 
 def _run_exporter(path: Path, call) -> None:
-    with quiet_blender():
-        try:
-            result = call()
-            problem = None if "FINISHED" in result else f"exporter returned {sorted(result)}"
-        except RuntimeError as exc:
-            problem = str(exc)
+    problem = operator_problem(call)
     if problem is not None:
         raise ZomgError(f"cannot export {path.name}: {first_error_line(problem)}")

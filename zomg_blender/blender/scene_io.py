@@ -173,15 +173,20 @@ def _check_input_file(path: Path) -> None:
         raise ZomgError(f"{path.name}: the file is empty")
 
 
-def _run_importer(path: Path, call) -> None:
+def operator_problem(call) -> str | None:
+    """Run a Blender import/export operator quietly; what went wrong, or None when it FINISHED.
+
+    An operator's own Python bug is still the file's problem to the user: it becomes a message too."""
     with quiet_blender():
         try:
             result = call()
-            problem = None if "FINISHED" in result else f"importer returned {sorted(result)}"
-        except RuntimeError as exc:
-            problem = str(exc)
-        except Exception as exc:  # noqa: BLE001 - an importer's own bug is still the file's problem to the user
-            problem = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - RuntimeError for reported errors, anything for add-on bugs
+            return str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"
+    return None if "FINISHED" in result else f"operator returned {sorted(result)}"
+
+
+def _run_importer(path: Path, call) -> None:
+    problem = operator_problem(call)
     if problem is not None:
         raise ZomgError(f"{path.name}: cannot import ({first_error_line(problem)})")
 
