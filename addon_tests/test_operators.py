@@ -120,6 +120,9 @@ def test_export_writes_one_animation_per_clip(take, tmp_path):
     assert sorted(glb_animation_names(tmp_path / "clips.glb")) == ["131_03_01_start", "131_03_02_hop", "131_03_03_stop"]
     assert bpy.ops.zomg.export_clips(filepath=str(tmp_path / "clips"), file_format="FBX") == {"FINISHED"}
     assert (tmp_path / "clips.fbx").stat().st_size > 10_000
+    # with the preferences' format (FBX by default) a .glb file name still gets glTF
+    assert bpy.ops.zomg.export_clips(filepath=str(tmp_path / "named.glb")) == {"FINISHED"}
+    assert (tmp_path / "named.glb").read_bytes()[:4] == b"glTF"
 
 
 def test_propose_fills_an_editable_list_offline(take, addon):

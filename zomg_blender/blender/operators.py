@@ -149,8 +149,14 @@ class ZOMG_OT_export_clips(_ArmatureOperator, bpy.types.Operator):
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
-    def _format(self) -> str:
-        return preferences.get().export_format if self.file_format == "DEFAULT" else self.file_format
+    def _format(self, path: str = "") -> str:
+        """The format asked for; with "Preferences", a .fbx/.glb/.gltf file name decides first."""
+        if self.file_format != "DEFAULT":
+            return self.file_format
+        ext = os.path.splitext(path)[1].lower()
+        if ext in (".fbx", ".glb", ".gltf"):
+            return "FBX" if ext == ".fbx" else "GLTF"
+        return preferences.get().export_format
 
     def _ext(self) -> str:
         return ".fbx" if self._format() == "FBX" else ".glb"
@@ -165,7 +171,7 @@ class ZOMG_OT_export_clips(_ArmatureOperator, bpy.types.Operator):
         if not os.path.splitext(path)[1]:
             path += self._ext()
         try:
-            path = (export.export_fbx if self._format() == "FBX" else export.export_gltf)(path, active_armature(context))
+            path = (export.export_fbx if self._format(path) == "FBX" else export.export_gltf)(path, active_armature(context))
         except ZomgError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
