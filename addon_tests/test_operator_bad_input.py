@@ -61,7 +61,11 @@ def scene_state(obj, source) -> dict:
         "tracks": [(t.name, t.mute, [(s.name, s.frame_start, s.frame_end, s.mute) for s in t.strips])
                    for t in ad.nla_tracks] if ad else [],
         "markers": sorted((m.name, m.frame) for m in bpy.context.scene.timeline_markers),
-        "object props": {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in obj.items()},
+        # the add-on's own state is compared through RNA below: its raw ID properties fill in defaults
+        # when read on bpy 4.5, so they are not a stable picture of it
+        "object props": {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in obj.items() if k != "zomg"},
+        "panel state": (zomg.action.name if zomg.action else None, zomg.use_frame_range, zomg.frame_start,
+                        zomg.frame_end),
         "data props": sorted(obj.data.keys()),
         "subactions": [s.name for s in zomg.subactions],
         "results": [(r.name, r.text, r.start, r.end, r.edited) for r in zomg.results],
