@@ -251,3 +251,19 @@ def test_masks_are_crisp_at_sharp_changes_and_ramp_across_ambiguous_stretches():
     g = ground(enc, vague, TEXTS[:2], config=cfg)
     assert 80 <= g.segments[1].start <= 120
     assert uncertain(g) >= 5
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="trained encoder weights not shipped")
+def test_bundled_sample_take_finds_the_kick():
+    """The README's sample (CMU 10_01, a real take): the right foot is fastest at 4.5-5.2 s; the kick clip covers it."""
+    from zomg_blender.engine.bvh import read_bvh
+    from zomg_blender.engine.encoder import load_encoder
+    from zomg_blender.engine.pipeline import ground_take
+
+    take = read_bvh(Path(__file__).resolve().parents[1] / "samples" / "cmu_10_01_kick.bvh")
+    out = ground_take(take, text="a person stands still, then kicks a ball with the right foot, then walks a few steps",
+                      encoder=load_encoder(device="cpu"))
+    kick = out["segments"][1]
+    assert "kick" in kick["text"]
+    inter = max(0.0, min(kick["end_s"], 5.2) - max(kick["start_s"], 4.5))
+    assert inter / (max(kick["end_s"], 5.2) - min(kick["start_s"], 4.5)) >= 0.5, out["segments"]

@@ -42,7 +42,8 @@ class GroundingConfig:
     window_s: float = 1.0         # pooled window length (init="window")
     stride: int = 2               # frames between window centres (init="window")
     evidence_floor: float = -2.0  # per-frame log-probabilities are clipped here (robust to confident errors)
-    evidence_center: bool = True  # subtract each text's mean similarity over the take before the softmax
+    evidence_center: bool = False # subtract each text's mean similarity over the take before the softmax
+    # (helps the text-only DP, neutral with the homogeneity term on composites, worse on CMU 10_01: off)
     w_homog: float = 30.0         # weight of the within-segment scatter of standardised frame states (0 = text only)
     max_points: int = 400         # candidate boundaries of the exact segmentation DP (then refined per frame)
     mask_temperature: float = 100.0  # output masks = boundary posterior at this temperature; 0 = hard masks.
