@@ -1,6 +1,8 @@
 """read_armature: the F-curve fast path must give Blender's own evaluated positions on real takes."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import bpy
 import numpy as np
 import pytest
@@ -189,3 +191,18 @@ def test_armature_without_animation_is_a_clear_error():
     bpy.context.scene.collection.objects.link(arm)
     with pytest.raises(ZomgError, match="no animation"):
         read_armature(arm)
+
+
+def test_blender_and_bvh_readers_give_the_same_canonical_joints():
+    """The DAZ-style sample keeps its toes only as BVH End Sites: the Blender reader returns leaf-bone tails
+    as end sites too, so both readers map to the same 22 joints (same features, same grounding)."""
+    from zomg_blender.engine.bvh import read_bvh
+    from zomg_blender.engine.features import canonical_joints
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "cmu_10_01_kick.bvh"
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    for method in ("fcurves", "evaluated"):
+        take = read_armature(import_take(sample), method=method)
+        assert set(take.meta["end_sites"]) >= {"lFoot", "rFoot"}
+        assert np.abs(canonical_joints(take) - canonical_joints(read_bvh(sample))).max() < 1e-3
+        bpy.ops.wm.read_factory_settings(use_empty=True)

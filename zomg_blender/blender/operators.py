@@ -386,11 +386,16 @@ class ZOMG_OT_ground(_WorkerOperator, _ArmatureOperator, bpy.types.Operator):
         request = {"task": "ground", "text": state.description.strip() or None, "subactions": subactions,
                    "options": options,
                    "take": {"fps": take.fps, "up_axis": take.up_axis, "name": take.name, "frame_start": start,
-                            "meta": {k: v for k, v in take.meta.items() if k != "markers"}}}
+                            "meta": {k: v for k, v in take.meta.items() if k not in ("markers", "end_sites")}}}
         import numpy as np
 
+        ends = take.meta.get("end_sites", {})
         return WorkerJob(request, {"positions": positions, "parents": take.parents,
-                                   "joint_names": np.array(take.joint_names)}, extra_paths=_extra_paths())
+                                   "joint_names": np.array(take.joint_names),
+                                   "end_site_names": np.array(list(ends), dtype=str),
+                                   "end_sites": np.array([v[i0:i0 + end - start + 1] for v in ends.values()])
+                                   .reshape(len(ends), len(positions), 3)},
+                         extra_paths=_extra_paths())
 
     def use_result(self, context, result: dict) -> None:
         obj = _target(self)

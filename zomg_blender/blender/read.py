@@ -59,17 +59,20 @@ def read_armature(obj, action=None, method: str = "auto") -> Take:
         positions = _read_evaluated(obj, action, slot, first, last)
     bones = obj.data.bones
     index = {b.name: i for i, b in enumerate(bones)}
+    parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones], dtype=np.int64)
+    tails = positions[:, len(bones):].astype(np.float32)
+    end_sites = {bones[j].name: tails[:, i] for i, j in enumerate(leaf_bones(parents))}
     scene = bpy.context.scene
     return Take(
-        positions=positions.astype(np.float32),
+        positions=positions[:, :len(bones)].astype(np.float32),
         joint_names=[b.name for b in bones],
-        parents=np.array([index[b.parent.name] if b.parent else -1 for b in bones], dtype=np.int64),
+        parents=parents,
         fps=scene.render.fps / scene.render.fps_base,
         up_axis="Z",
         name=action.name,
         frame_start=first,
         meta={"object": obj.name, "action": action.name, "read_method": method,
-              "markers": user_markers(obj)},
+              "markers": user_markers(obj), "end_sites": end_sites},  # leaf tails = BVH End Sites
     )
 
 
@@ -152,10 +155,9 @@ def _read_fcurves(obj, channelbag, first: int, last: int) -> np.ndarray:
     names = [b.name for b in bones]
     index = {n: j for j, n in enumerate(names)}
     parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
-    # a bone's own rotation and scale move its children, never its own head: leaves need only location
-    has_children = np.isin(np.arange(len(bones)), parents)
+    # a bone's own rotation and scale move its children and its tail (a leaf's tail is the BVH End Site)
     modes = [obj.pose.bones[n].rotation_mode for n in names]
-    used_modes = {modes[j] for j in np.flatnonzero(has_children)}
+    used_modes = set(modes)
     needed = {"location", "scale"} | {_ROTATION_CHANNEL.get(m, "rotation_euler") for m in used_modes}
     # every channel starts at the pose's current (un-animated) value; keyed ones are overwritten
     pose_order = [obj.pose.bones.find(n) for n in names]
@@ -176,17 +178,17 @@ def _read_fcurves(obj, channelbag, first: int, last: int) -> np.ndarray:
         if not m or m.group(2) not in needed:
             continue
         j = index.get(bpy.utils.unescape_identifier(m.group(1)))
-        if j is None or fc.array_index >= _CHANNELS[m.group(2)] or (m.group(2) != "location" and not has_children[j]):
+        if j is None or fc.array_index >= _CHANNELS[m.group(2)]:
             continue
         values[m.group(2)][j, :, fc.array_index] = sample_fcurve(fc, frames)
     connected = np.array([b.use_connect for b in bones])
     values["location"][connected] = 0.0  # Blender ignores the location of connected bones
     rs = np.zeros(values["scale"].shape + (3,), dtype=np.float32)
     for mode in used_modes:
-        sel = has_children & np.array([m == mode for m in modes])
+        sel = np.array([m == mode for m in modes])
         rotation = values[_ROTATION_CHANNEL.get(mode, "rotation_euler")][sel]
         rs[sel] = _rotation_matrices(mode, rotation) * values["scale"][sel][:, :, None, :]
-    heads = _forward_kinematics(obj, parents, rs, values["location"], has_children)  # [T,J,3] armature space
+    heads = _forward_kinematics(obj, parents, rs, values["location"])  # [T,J+leaves,3] armature space
     if not any(fc.data_path in _CHANNELS for fc in channelbag.fcurves):
         world = np.array(obj.matrix_world)
         return heads @ world[:3, :3].T + world[:3, 3]
@@ -273,13 +275,12 @@ def _quat_matrix(q: np.ndarray) -> np.ndarray:
     ], -2)
 
 
-def _forward_kinematics(obj, parent: np.ndarray, basis_rs: np.ndarray, basis_loc: np.ndarray,
-                        has_children: np.ndarray) -> np.ndarray:
-    """Armature-space heads [T,J,3] from each bone's basis (rotation*scale [J,T,3,3], location [J,T,3]).
+def _forward_kinematics(obj, parent: np.ndarray, basis_rs: np.ndarray, basis_loc: np.ndarray) -> np.ndarray:
+    """Armature-space heads of every bone, then tails of the leaf bones: [T, J + leaves, 3].
 
-    pose = parent_pose @ (parent_rest^-1 @ rest) @ basis, parents first; the pose rotation is only
-    carried for bones with children (a head only needs its parent's).
-    """
+    Each bone's basis is rotation*scale [J,T,3,3] and location [J,T,3];
+    pose = parent_pose @ (parent_rest^-1 @ rest) @ basis, parents first; a tail is the head plus the
+    pose's Y axis times the bone's length (Blender bones point along their local Y)."""
     bones = obj.data.bones
     rest = np.array([np.array(b.matrix_local) for b in bones])
     offset = rest.copy()
@@ -294,11 +295,18 @@ def _forward_kinematics(obj, parent: np.ndarray, basis_rs: np.ndarray, basis_loc
         if p >= 0:
             t = (rs[p] @ t[:, :, None])[:, :, 0] + heads[:, p]
         heads[:, j] = t
-        if has_children[j]:
-            rs[j] = offset[j, :3, :3] @ basis_rs[j]
-            if p >= 0:
-                rs[j] = rs[p] @ rs[j]
-    return heads
+        rs[j] = offset[j, :3, :3] @ basis_rs[j]
+        if p >= 0:
+            rs[j] = rs[p] @ rs[j]
+    leaves = leaf_bones(parent)
+    length = np.array([bones[j].length for j in leaves], dtype=heads.dtype)
+    tails = heads[:, leaves] + rs[leaves][:, :, :, 1].transpose(1, 0, 2) * length[None, :, None]
+    return np.concatenate([heads, tails], axis=1)
+
+
+def leaf_bones(parent: np.ndarray) -> np.ndarray:
+    """Indices of the bones no other bone hangs from."""
+    return np.flatnonzero(~np.isin(np.arange(len(parent)), parent))
 
 
 def _parents_first(parent: np.ndarray) -> list[int]:
@@ -321,8 +329,12 @@ def _read_evaluated(obj, action, slot, first: int, last: int) -> np.ndarray:
         raise ZomgError(f"armature {obj.name!r} is in NLA tweak mode; leave it to read another action")
     saved = (ad.action, ad.action_slot, ad.use_nla, ad.action_influence, ad.action_blend_type,
              scene.frame_current, scene.frame_subframe)
-    out = np.empty((last - first + 1, len(obj.pose.bones), 3))
+    bones = obj.data.bones
+    index = {b.name: i for i, b in enumerate(bones)}
+    leaves = leaf_bones(np.array([index[b.parent.name] if b.parent else -1 for b in bones]))
+    out = np.empty((last - first + 1, len(bones) + len(leaves), 3))
     heads = np.empty(len(obj.pose.bones) * 3)
+    tails = np.empty(len(obj.pose.bones) * 3)
     try:
         if not ad.use_tweak_mode:
             if ad.action != action:
@@ -336,8 +348,10 @@ def _read_evaluated(obj, action, slot, first: int, last: int) -> np.ndarray:
             scene.frame_set(frame)
             ev = obj.evaluated_get(depsgraph)
             ev.pose.bones.foreach_get("head", heads)
+            ev.pose.bones.foreach_get("tail", tails)
             world = np.array(ev.matrix_world)
-            out[t] = heads.reshape(-1, 3)[order] @ world[:3, :3].T + world[:3, 3]
+            points = np.concatenate([heads.reshape(-1, 3)[order], tails.reshape(-1, 3)[order][leaves]])
+            out[t] = points @ world[:3, :3].T + world[:3, 3]
     finally:
         action0, slot0, use_nla, influence, blend, frame, subframe = saved
         if not ad.use_tweak_mode:

@@ -158,9 +158,12 @@ def _load_take(job_dir: Path, request: dict):
 
     with np.load(job_dir / "take.npz", allow_pickle=False) as arrays:
         info = request["take"]
+        meta = dict(info.get("meta", {}))
+        if "end_site_names" in arrays.files:  # leaf tails (BVH End Sites): toes of some rigs live only there
+            meta["end_sites"] = {str(n): arrays["end_sites"][i] for i, n in enumerate(arrays["end_site_names"])}
         return Take(positions=arrays["positions"], joint_names=[str(n) for n in arrays["joint_names"]],
                     parents=arrays["parents"], fps=float(info["fps"]), up_axis=info["up_axis"],
-                    name=info["name"], frame_start=int(info["frame_start"]), meta=info.get("meta", {}))
+                    name=info["name"], frame_start=int(info["frame_start"]), meta=meta)
 
 
 def _task_partition(request: dict, job_dir: Path, progress) -> dict:
