@@ -190,7 +190,7 @@ def save_prepared(out_path: str | Path, clips: list[TrainingClip], log=print) ->
 
 class Corpus:
     def __init__(self, path: str | Path, log=print, augment: bool = True):
-        from .features import joint_features, mirror_joints
+        from .features import FEATURE_FPS, joint_features, mirror_joints, resample
 
         z = np.load(path, allow_pickle=False)
         self.content = z["clip_content"].tolist()
@@ -217,10 +217,10 @@ class Corpus:
                     j = joints[off[i]:off[i + 1]]
                     if mirrored:
                         j = mirror_joints(j)
-                    out.append(joint_features(_resample(j, speed)).astype(np.float32))
+                    fast = j if speed == 1.0 else resample(j, FEATURE_FPS * speed, FEATURE_FPS)  # `speed` x faster
+                    out.append(joint_features(fast).astype(np.float32))
                 self.feats[(speed, mirrored)] = out
         log(f"features for {len(self.content)} clips x {2 * len(SPEEDS)} variants in {time.time() - t0:.1f}s")
-        base = self.feats[(1.0, False)]
         train = self.clips("train")
         allf = np.concatenate([self.feats[(1.0, m)][i] for i in train for m in (False, True) if (1.0, m) in self.feats])
         self.mean = allf.mean(0)
@@ -238,17 +238,6 @@ class Corpus:
 
     def clips(self, split: str, source: str | None = None) -> list[int]:
         return [i for i, s in enumerate(self.split) if s == split and source in (None, self.source[i])]
-
-
-def _resample(j: np.ndarray, speed: float) -> np.ndarray:
-    """Play `j` [T,22,3] `speed` times faster (linear interpolation)."""
-    if speed == 1.0 or len(j) < 3:
-        return j
-    n = max(2, int(round((len(j) - 1) / speed)) + 1)
-    t = np.linspace(0, len(j) - 1, n)
-    i0 = np.floor(t).astype(int).clip(0, len(j) - 2)
-    w = (t - i0)[:, None, None]
-    return j[i0] * (1 - w) + j[i0 + 1] * w
 
 
 class Batcher:
@@ -310,7 +299,7 @@ class Batcher:
         return feats, valid, seg_of_frame, seg_bounds, np.array(seg_content), np.array(seg_text)
 
 
-def _soft_masks(seg_bounds, batch: int, length: int, rng) -> np.ndarray:
+def _soft_masks(seg_bounds, length: int, rng) -> np.ndarray:
     """One mask row per segment, [S, T], with random soft edges and small boundary jitter."""
     t = np.arange(length)[None, :]
     b = np.array([s[0] for s in seg_bounds])
@@ -358,7 +347,7 @@ def train(prepared: str | Path, cfg: TrainConfig, out_checkpoint: str | Path, lo
         x = model.normalise(torch.as_tensor(feats, device=device))
         v = torch.as_tensor(valid, device=device)
         states = model.frames(x, v)
-        masks, mb = _soft_masks(seg_bounds, cfg.batch, cfg.max_len, batcher.rng)
+        masks, mb = _soft_masks(seg_bounds, cfg.max_len, batcher.rng)
         masks = torch.as_tensor(masks, device=device) * v[mb]
         seg_emb = model.pool(states[mb], masks[:, None, :])[:, 0]             # [S, D]
         tvec = text_emb[seg_text]

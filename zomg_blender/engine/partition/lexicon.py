@@ -147,11 +147,6 @@ def _table() -> dict[str, frozenset[tuple[str, str]]]:
     return {word: frozenset(entries) for word, entries in table.items()}
 
 
-def verb_entries(word: str) -> frozenset[tuple[str, str]]:
-    """(lemma, form) pairs for a known verb surface form; empty when the word is not a known verb."""
-    return _table().get(word, frozenset())
-
-
 def is_verb(word: str) -> bool:
     return word in _table()
 
