@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from ..engine.errors import ZomgError
+from .common import write_json
 
 
 def register(sub) -> None:
@@ -39,7 +40,7 @@ def run(args) -> int:
                                           frame_loss=args.frame_loss, model=json.loads(args.model) if args.model else None)
     result = training.train(prepared, cfg, args.out, log=lambda m: print(m, flush=True))
     if args.log_json:
-        Path(args.log_json).write_text(json.dumps(result, indent=2))
+        write_json(args.log_json, result)
     if result["best"] is None:
         raise ZomgError("training produced no checkpoint")
     print(f"checkpoint: {args.out}")
