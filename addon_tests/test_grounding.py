@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from zomg_blender.engine.encoder import DEFAULT_CHECKPOINT, EncoderConfig, MotionEncoder, MotionTextModel
 from zomg_blender.engine.errors import ZomgError
 from zomg_blender.engine.grounding import (GroundingConfig, SegmentObjective, capacity, ground, homogeneous_segments,
-                                           ordered_segments)
+                                           ordered_segments, pooled_segment_values)
 
 TEXTS = ["a person walks forward", "a person waves the right hand", "a person bows"]
 
@@ -164,6 +164,22 @@ def test_random_encoder_plumbing(random_encoder):
         assert g.masks.shape == (3, 400) and g.masks.dtype == np.float32
         assert 0.0 <= g.masks.min() and g.masks.max() <= 1.0
         assert set(g.timings) == {"encode", "init", "optimize", "decode"}
+
+
+def test_pooled_segment_values_equal_the_encoders_pooling_of_hard_masks(random_encoder):
+    feats = synthetic([0, 100, 250, 400], noise=1.0)
+    states = random_encoder.frame_features(feats)
+    texts = random_encoder.encode_texts(TEXTS)
+    grid = np.array([0, 37, 100, 251, 400])
+    values = pooled_segment_values(random_encoder, states, texts, grid, 10.0, floor=-1e9, chunk=2)
+    for i, j in itertools.combinations(range(len(grid)), 2):
+        mask = torch.zeros(1, 400)
+        mask[0, grid[i]:grid[j]] = 1.0
+        logp = torch.log_softmax(10.0 * random_encoder.pool(states, mask) @ texts.T, dim=-1)[0].numpy()
+        np.testing.assert_allclose(values[i, j], (grid[j] - grid[i]) * logp, rtol=1e-4, atol=1e-3)
+    assert not values[np.tril_indices(len(grid))].any()
+    g = ground(random_encoder, feats, TEXTS, config=GroundingConfig(w_pool=2.0))
+    check_partition(g.segments, 400, 3)
 
 
 def test_deterministic_for_a_seed(random_encoder):

@@ -165,6 +165,9 @@ CASES = [
      [P + "moves forward at a jog", P + "walks forwards"]),
     ("lifting two arms up then down, then run cycle", [P + "lifts two arms up then down", P + "does a run cycle"]),
     ("turns left then right", [P + "turns left then right"]),
+    # a participle of manner after a comma describes the same action
+    ("retreating steps, facing front", [P + "retreats steps, facing front"]),
+    ("walks backward, facing the camera, then bows", [P + "walks backward, facing the camera", P + "bows"]),
     # single actions
     ("she dances", [P + "dances"]),
     ("a person walks.", [P + "walks"]),

@@ -51,6 +51,7 @@ VARIANTS: dict[str, tuple[str, dict, bool]] = {
     "abl: text only (no homogeneity)": ("zomg", {"w_homog": 0.0}, True),
     "abl: with evidence centring": ("zomg", {"evidence_center": True}, True),
     "abl: text only, with evidence centring": ("zomg", {"w_homog": 0.0, "evidence_center": True}, False),
+    "abl: + pooled-segment contrast in the DP (w 2)": ("zomg", {"w_pool": 2.0}, False),
     "abl: no text (state homogeneity only)": ("zomg", {"w_homog": 1e6}, False),
     "abl: window evidence instead of frame": ("zomg", {"init": "window"}, False),
     "abl: no evidence floor": ("zomg", {"evidence_floor": -1e9}, False),
@@ -183,6 +184,7 @@ def main() -> None:
     ap.add_argument("--split", default="val", choices=["val", "test"])
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0, help="composite recipe seed")
+    ap.add_argument("--k", type=int, nargs=2, default=(2, 5), metavar=("MIN", "MAX"), help="sub-actions per composite")
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--variants", nargs="*", default=None, help="substrings of variant names to run (default all)")
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="GroundingConfig overrides for every ZOMG variant")
@@ -201,7 +203,7 @@ def main() -> None:
         typ = type(getattr(base, key))
         base = replace(base, **{key: (val.lower() in ("1", "true", "yes")) if typ is bool else typ(val)})
     encoder = load_encoder(args.checkpoint, "cpu")
-    specs = make_specs(args.split, args.n, args.seed)
+    specs = make_specs(args.split, args.n, args.seed, *args.k)
     tick = time.perf_counter()
     cases = []
     for spec in specs:
@@ -241,7 +243,7 @@ def main() -> None:
               f"{g['mAP']:.3f} | {g['bErr_s']:.2f} | {sent} |")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"split": args.split, "n": args.n, "seed": args.seed,
+        Path(args.out).write_text(json.dumps({"split": args.split, "n": args.n, "seed": args.seed, "k": list(args.k),
                                               "base_config": base.__dict__, "results": results}, indent=1))
 
 

@@ -177,6 +177,22 @@ class MotionEncoder:
         return self.model.pool(states[None], weights[None])[0]
 
     @torch.no_grad()
+    def pool_prefix(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prefix sums (P [T+1, d], Z [T+1], float64) from which the pooling of any contiguous hard mask [a, b)
+        is `embed_pooled((P[b] - P[a]) / (Z[b] - Z[a]))`: the attention weights of such a mask are exp(query)
+        on its frames and (up to the 1e-6 floor of `pool`) zero elsewhere, so every segment costs O(d)."""
+        q = self.model.pool_query(states).squeeze(-1).double()
+        w = torch.exp(q - q.max())
+        zero = torch.zeros(1, device=states.device, dtype=torch.float64)
+        p = torch.cat([zero.expand(1, states.shape[1]), torch.cumsum(w[:, None] * states.double(), 0)])
+        return p, torch.cat([zero, torch.cumsum(w, 0)])
+
+    @torch.no_grad()
+    def embed_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Pooled states [..., d] -> unit embeddings [..., D] in the joint space."""
+        return F.normalize(self.model.motion_head(pooled.float()), dim=-1)
+
+    @torch.no_grad()
     def frame_embeddings(self, states: torch.Tensor) -> torch.Tensor:
         return self.model.frame_embed(states)
 

@@ -45,6 +45,7 @@ class GroundingConfig:
     evidence_center: bool = False # subtract each text's mean similarity over the take before the softmax
     # (helps the text-only DP, neutral with the homogeneity term on composites, worse on CMU 10_01: off)
     w_homog: float = 30.0         # weight of the within-segment scatter of standardised frame states (0 = text only)
+    w_pool: float = 0.0           # weight of the pooled-segment contrast (length x log p(own text | segment pooling))
     max_points: int = 400         # candidate boundaries of the exact segmentation DP (then refined per frame)
     mask_temperature: float = 100.0  # output masks = boundary posterior at this temperature; 0 = hard masks.
     # 100 is calibrated on val composites: the 5-95% ramp holds the true boundary 90% of the time (test: 90%)
@@ -169,9 +170,10 @@ class SegmentObjective:
 
 
 def homogeneous_segments(evidence: np.ndarray, states: np.ndarray, weight: float, min_len: int,
-                         max_points: int = 400) -> list[tuple[int, int]]:
+                         max_points: int = 400, grid_value=None) -> list[tuple[int, int]]:
     """K ordered segments maximising SegmentObjective: exact DP on <= max_points candidate boundaries, then
-    coordinate ascent of every boundary at frame resolution within one grid step."""
+    coordinate ascent of every boundary at frame resolution within one grid step. `grid_value(grid)`, if
+    given, returns [N, N, K] values added to every grid segment [grid[i], grid[j]) in the DP."""
     t, k = evidence.shape
     step = max(1, int(np.ceil(t / max_points)))
     obj = SegmentObjective(evidence, states, weight, step)
@@ -184,11 +186,12 @@ def homogeneous_segments(evidence: np.ndarray, states: np.ndarray, weight: float
     scatter = c2[None, :] - c2[:, None] - (sq[None, :] + sq[:, None] - 2 * p1 @ p1.T) / np.maximum(length, 1)
     allowed = length >= min_len
     cev = obj.cev[grid]
+    extra = grid_value(grid) if grid_value is not None else np.zeros((1, 1, k))
     best = np.full(n, -np.inf)
     best[0] = 0.0
     back = np.zeros((k, n), dtype=np.int64)
     for j in range(k):
-        cand = np.where(allowed, best[:, None] + cev[None, :, j] - cev[:, None, j] - weight * scatter, -np.inf)
+        cand = np.where(allowed, best[:, None] + cev[None, :, j] - cev[:, None, j] - weight * scatter + extra[:, :, j], -np.inf)
         back[j] = np.argmax(cand, axis=0)
         best = cand[back[j], np.arange(n)]
     if not np.isfinite(best[-1]):                           # grid too coarse for min_len: text-only frame DP
@@ -259,6 +262,26 @@ def window_embeddings(encoder, states: torch.Tensor, window: int, stride: int, b
         weights = ((cols[None] >= rel[:, None]) & (cols[None] < rel[:, None] + window)).float()
         out.append(encoder.pool(states[lo:hi], weights))
     return torch.cat(out), starts + window / 2.0
+
+
+def pooled_segment_values(encoder, states: torch.Tensor, texts: torch.Tensor, grid: np.ndarray, scale: float,
+                          floor: float, chunk: int = 32) -> np.ndarray:
+    """[N, N, K]: length x log-probability of each text for the attention pooling of every grid segment
+    [grid[i], grid[j]), j > i (0 elsewhere). This is the paper's intra-sequence contrast for hard contiguous
+    masks, scored exactly for every candidate segment at once from prefix sums (memory O(chunk * N * d))."""
+    p, z = encoder.pool_prefix(states)
+    g = torch.as_tensor(grid, device=states.device)
+    pg, zg = p[g], z[g]
+    n, k = len(grid), texts.shape[0]
+    out = np.zeros((n, n, k))
+    length = (grid[None, :] - grid[:, None]).astype(np.float64)
+    for a in range(0, n, chunk):
+        rows = slice(a, min(n, a + chunk))
+        pooled = (pg[None, :, :] - pg[rows, None, :]) / (zg[None, :] - zg[rows, None]).clamp_min(1e-300)[..., None]
+        logp = torch.log_softmax(scale * encoder.embed_pooled(pooled) @ texts.T, dim=-1)
+        value = np.maximum(logp.cpu().numpy().astype(np.float64), floor) * length[rows][..., None]
+        out[rows] = np.where(length[rows][..., None] > 0, value, 0.0)
+    return out
 
 
 def _centred(sim: torch.Tensor, config: GroundingConfig) -> torch.Tensor:
@@ -446,7 +469,12 @@ def ground(encoder, feats, subactions: list[str], seed: int = 0, config: Groundi
     else:
         evidence = frame_scores(encoder, states, texts, config, scale)
         if config.w_homog > 0:
-            init = homogeneous_segments(evidence, states.float().cpu().numpy(), config.w_homog, min_len, config.max_points)
+            pooled = None
+            if config.w_pool > 0:
+                pooled = lambda grid: config.w_pool * pooled_segment_values(  # noqa: E731
+                    encoder, states, texts, grid, scale, config.evidence_floor)
+            init = homogeneous_segments(evidence, states.float().cpu().numpy(), config.w_homog, min_len,
+                                        config.max_points, pooled)
         else:
             init = ordered_segments(evidence, min_len)
     timings["init"] = time.perf_counter() - tick

@@ -57,6 +57,8 @@ DIRECTIONS = {"up", "down", "left", "right", "forward", "forwards", "back", "bac
 # Directions that never close a phrasal verb ("turn left", but "pick the box up").
 FREE_DIRECTIONS = {"left", "right", "forward", "forwards", "backward", "backwards", "sideways", "over", "under",
                    "underneath", "around"}
+# Participles that describe how the previous action is done, never a next one ("steps back, facing front").
+MANNER_PARTICIPLES = {"facing", "keeping", "using", "staying", "remaining"}
 SIMULTANEOUS = [("at", "the", "same", "time"), ("simultaneously",), ("meanwhile",), ("in", "the", "meantime"),
                 ("concurrently",), ("all", "the", "while")]
 
@@ -458,7 +460,9 @@ def _split(tokens: list[str]) -> list[_Piece]:
         elif sep and k < n:
             ref, ref_aux = _reference(current)
             word = tokens[k]
-            if _subject_len(tokens, k) or _activity_at(tokens, k)[0]:
+            if word in MANNER_PARTICIPLES:
+                pass
+            elif _subject_len(tokens, k) or _activity_at(tokens, k)[0]:
                 cut = True
             elif is_verb(word) and word not in NON_VERBS and (
                     (ref is None and verb_forms(word) - {"ing"}) or (ref is not None and verb_forms(word) & ref)):
