@@ -8,7 +8,9 @@
    encoder's frame states inside each segment (each sub-action is one homogeneous stretch
    of motion). The exact DP runs on a grid of at most `max_points` candidate boundaries
    (O(T*d) cumulative sums + O(K*N^2), N <= max_points), then every boundary is refined at
-   full 20 fps resolution: near-linear in T, memory flat.
+   full 20 fps resolution: near-linear in T, memory flat. Optionally (`w_pool`) each grid segment
+   also scores length x log p(own text | the encoder's pooling of that segment): the paper's
+   intra-sequence contrast, exact for hard contiguous masks (measured: +0.006 on long takes, 0 on short).
 3. Optional test-time optimisation of one soft temporal mask per sub-action (the paper's
    step), the encoder frozen: each masked pooling must match its own sentence better than
    the others (intra-sequence contrast), masks exclusive, smooth, ordered, covering the take,
