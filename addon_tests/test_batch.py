@@ -15,6 +15,7 @@ import pytest
 
 from zomg_blender.cli.batch import read_cases
 from zomg_blender.engine.errors import ZomgError
+from zomg_blender.engine.take import LOW_CONFIDENCE
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = "dataset/Bandai-Namco-Research-Motiondataset-2/data"
@@ -85,6 +86,8 @@ def test_batch_splits_good_takes_and_reports_the_missing_one(first_run):
     assert walk["clips"][0]["first_frame"] == 1 and walk["clips"][-1]["last_frame"] == 130
     assert walk["clips"][0]["last_frame"] + 1 == walk["clips"][1]["first_frame"]
     assert all(0 <= c["score"] <= 1 for t in summary["takes"][:2] for c in t["clips"])
+    assert all(c["check"] == (c["score"] < LOW_CONFIDENCE) for t in summary["takes"][:2] for c in t["clips"])
+    assert [r["to_check"] for r in rows] == [str(sum(c["check"] for c in t["clips"])) for t in summary["takes"]]
     assert all(t["seconds"] > 0 for t in summary["takes"])
 
     for tid in ("walk", "raise"):

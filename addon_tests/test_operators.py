@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zomg_blender.engine.take import LOW_CONFIDENCE
+
 if "bpy" not in sys.modules:  # a throwaway Blender profile, unless another test already started bpy
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="zomg-profile-"))
 bpy = pytest.importorskip("bpy")
@@ -173,6 +175,8 @@ def test_split_edit_apply_is_one_undo_step_and_keeps_the_take(take, addon, check
     assert results[0][1] == first and results[-1][2] == last
     assert all(a[2] + 1 == b[1] for a, b in zip(results, results[1:])), results  # contiguous, ordered
     assert all(0.0 <= r.confidence <= 1.0 for r in state.results)
+    low = sum(r.confidence < LOW_CONFIDENCE for r in state.results)
+    assert ("low confidence" in state.status) == bool(low), state.status
     masks = take.data.animation_data.action
     assert sorted(k for k in take.data.keys() if k.startswith("zomg_mask_")) == ["zomg_mask_00", "zomg_mask_01", "zomg_mask_02"]
     assert masks is not None and masks != source

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from bpy_extras import anim_utils
 
-from zomg_blender.cli.split import subaction_names
+from zomg_blender.cli.split import clip_table, subaction_names
+from zomg_blender.engine.take import LOW_CONFIDENCE, Clip, Take
 
 REPO = Path(__file__).resolve().parents[1]
 WALK = "dataset/Bandai-Namco-Research-Motiondataset-2/data/dataset-2_walk-turn-left_active_001.bvh"  # 130 frames, 30 fps
@@ -45,6 +46,15 @@ def test_subaction_names_are_short_and_engine_safe():
         "waves_left_hand", "walking_forward_slowly_stops", "waves_left_hand_2", "l_salta_alto", "clip"]
 
 
+def test_clip_table_marks_low_confidence_clips():
+    take = Take(np.zeros((100, 1, 3), np.float32), ["Hips"], np.array([-1]), 30.0, frame_start=1)
+    clips = [Clip("a", 0, 40, 0.05), Clip("b", 40, 80, 0.93), Clip("c", 80, 100)]
+    lines = clip_table(take, clips, ["a", "b", "c"])
+    assert lines[0].endswith("confidence 0.05  CHECK") and "frames 1-40" in lines[0]
+    assert lines[1].endswith("confidence 0.93") and "CHECK" not in lines[2] and "confidence" not in lines[2]
+    assert [c.needs_check for c in clips] == [True, False, False]
+
+
 def test_split_text_on_a_cmu_take(cmu_bvh, tmp_path):
     proc = zomg(cmu_bvh / "131_03.bvh", "--text", "a person starts walking, then hops on one foot, then stops",
                 "--out", tmp_path / "t.blend", "--gltf", tmp_path / "t.glb", "--device", "cpu")
@@ -55,6 +65,8 @@ def test_split_text_on_a_cmu_take(cmu_bvh, tmp_path):
     assert [ln.split(":")[0].strip() for ln in lines] == names
     assert all("confidence" in ln for ln in lines)
     assert '"a person hops on one foot"' in lines[1]
+    for ln in lines:  # low-confidence clips are marked for a look
+        assert ("CHECK" in ln) == (float(ln.split("confidence ")[1].split()[0]) < LOW_CONFIDENCE)
 
     arm = open_blend(tmp_path / "t.blend")
     strips = sorted((s.frame_start, s.frame_end, s.name) for t in arm.animation_data.nla_tracks for s in t.strips)

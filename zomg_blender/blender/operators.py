@@ -13,7 +13,7 @@ from bpy.props import EnumProperty, StringProperty
 
 from ..engine import clips as clip_rules
 from ..engine.errors import ZomgError
-from ..engine.take import Clip
+from ..engine.take import LOW_CONFIDENCE, Clip
 from . import deps, preferences, user_folder
 from .props import Filling
 from .worker import WorkerFailed, WorkerJob
@@ -418,7 +418,9 @@ class ZOMG_OT_ground(_WorkerOperator, _ArmatureOperator, bpy.types.Operator):
                 item.confidence = float(segment["score"])
         state.result_index = 0  # shows the first clip (preview range + current frame)
         _store_masks(obj, result.get("masks"), offset)
-        state.status = f"{len(state.results)} clips found" + (f", {kept} kept as edited" if kept else "")
+        low = sum(r.confidence < LOW_CONFIDENCE and not r.edited for r in state.results)
+        state.status = (f"{len(state.results)} clips found" + (f", {kept} kept as edited" if kept else "")
+                        + (f", {low} with low confidence: check them" if low else ""))
 
 
 class ZOMG_OT_apply(_ArmatureOperator, bpy.types.Operator):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..engine.take import LOW_CONFIDENCE
 from .operators import (ZOMG_OT_apply, ZOMG_OT_export_clips, ZOMG_OT_ground, ZOMG_OT_propose,
                         ZOMG_OT_split_markers, active_armature, running_job, take_action)
 
@@ -19,7 +20,8 @@ class ZOMG_UL_results(bpy.types.UIList):
         row = layout.row(align=True)
         row.prop(item, "name", text="", emboss=False, icon="GREASEPENCIL" if item.edited else "NLA")
         row.label(text=f"{item.start}-{item.end}")
-        row.label(text=f"{item.confidence:.0%}")
+        low = item.confidence < LOW_CONFIDENCE and not item.edited
+        row.label(text=f"{item.confidence:.0%}", icon="ERROR" if low else "NONE")
 
 
 def _job_progress(layout, idname: str) -> bool:

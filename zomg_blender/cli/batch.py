@@ -23,7 +23,7 @@ from .common import partition_options, read_manifest
 from .split import add_grounding_arguments, add_output_arguments
 
 RECORDS = ".zomg_batch"  # per-take records of finished work, inside OUT
-SUMMARY_FIELDS = ("id", "take", "status", "error", "clips", "outputs", "seconds")
+SUMMARY_FIELDS = ("id", "take", "status", "error", "clips", "to_check", "outputs", "seconds")
 
 
 def register(subparsers) -> None:
@@ -128,7 +128,9 @@ def run(args: argparse.Namespace) -> int:
         if entry["status"] == "failed":
             print(f"failed: {entry['error']}", flush=True)
         else:
-            print(f"{entry['status']} {len(entry['clips'])} clips {entry['seconds']:.1f}s", flush=True)
+            check = sum(bool(c.get("check")) for c in entry["clips"])
+            print(f"{entry['status']} {len(entry['clips'])} clips {entry['seconds']:.1f}s"
+                  + (f", {check} with low confidence to check" if check else ""), flush=True)
     counts = {s: sum(e["status"] == s for e in entries) for s in ("ok", "failed", "skipped")}
     _write_summary(out, args, formats, entries, counts)
     print(f"batch: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped in "
@@ -219,7 +221,7 @@ class _Batch:
             first, last = scene_range(clip, take)
             summary.append({"name": name, "text": text, "first_frame": first, "last_frame": last,
                             "start_s": round(clip.start_frame / take.fps, 4), "end_s": round(clip.end_frame / take.fps, 4),
-                            "score": clip.score})
+                            "score": clip.score, "check": clip.needs_check})
         if self.review:
             from ..engine.review import render_review
 
@@ -280,7 +282,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _write_summary(out: Path, args, formats: list[str], entries: list[dict], counts: dict) -> None:
-    """summary.json (everything) and summary.csv (one row per take; clips as name:first-last:score|...)."""
+    """summary.json (everything) and summary.csv (one row per take; clips as name:first-last:score|...;
+    to_check = how many clips scored below engine.take.LOW_CONFIDENCE)."""
     doc = {"manifest": str(Path(args.manifest).absolute()), "out": str(out), "formats": formats,
            "options": {"naming": args.naming, "handles": args.handles, "in_place": args.in_place,
                        "partition": args.partition, "device": args.device, "seed": args.seed,
@@ -296,7 +299,8 @@ def _write_summary(out: Path, args, formats: list[str], entries: list[dict], cou
                 clips = "|".join(f"{c['name']}:{c['first_frame']}-{c['last_frame']}:"
                                  f"{'' if c['score'] is None else format(c['score'], '.3f')}" for c in e["clips"])
                 writer.writerow({**{k: e[k] for k in ("id", "take", "status", "error", "seconds")},
-                                 "clips": clips, "outputs": "|".join(e["outputs"])})
+                                 "clips": clips, "to_check": sum(bool(c.get("check")) for c in e["clips"]),
+                                 "outputs": "|".join(e["outputs"])})
         os.replace(tmp, out / "summary.csv")
     except OSError as exc:
         raise ZomgError(f"cannot write {out / 'summary.csv'}: {exc.strerror or exc}") from None

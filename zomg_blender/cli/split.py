@@ -154,7 +154,7 @@ def clip_table(take: Take, clips: list[Clip], names: list[str]) -> list[str]:
         first, last = scene_range(clip, take)
         line = f"  {name}: frames {first}-{last} ({last - first + 1} frames, {(last - first + 1) / take.fps:.2f} s)"
         if clip.score is not None:
-            line += f"  confidence {clip.score:.2f}"
+            line += f"  confidence {clip.score:.2f}" + ("  CHECK" if clip.needs_check else "")
         if text:
             line += f"  \"{text}\""
         lines.append(line)

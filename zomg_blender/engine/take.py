@@ -43,6 +43,11 @@ class Take:
         return self
 
 
+# A grounded clip scoring below this is worth checking by eye. On 200 val composites (1,145 clips) it flags
+# 7% of the clips, which hold two thirds of the misplaced ones (IoU < 0.5); 5.7% of good clips are flagged.
+LOW_CONFIDENCE = 0.2
+
+
 @dataclass
 class Clip:
     """One named clip: frames counted from 0 in the take's own frame rate, end exclusive."""
@@ -51,3 +56,8 @@ class Clip:
     start_frame: int
     end_frame: int
     score: float | None = None
+
+    @property
+    def needs_check(self) -> bool:
+        """Grounded with low confidence: often an action the encoder does not know, or misplaced."""
+        return self.score is not None and self.score < LOW_CONFIDENCE
