@@ -44,7 +44,8 @@ class Take:
 
 
 # A grounded clip scoring below this is worth checking by eye. On 200 val composites (1,145 clips) it flags
-# 7% of the clips, which hold two thirds of the misplaced ones (IoU < 0.5); 5.7% of good clips are flagged.
+# 6.6% of the clips, which hold 11 of the 19 misplaced ones (IoU < 0.5); 5.8% of good clips are flagged
+# (benchmarks/bench_confidence.py).
 LOW_CONFIDENCE = 0.2
 
 
