@@ -10,7 +10,7 @@
    (O(T*d) cumulative sums + O(K*N^2), N <= max_points), then every boundary is refined at
    full 20 fps resolution: near-linear in T, memory flat. Optionally (`w_pool`) each grid segment
    also scores length x log p(own text | the encoder's pooling of that segment): the paper's
-   intra-sequence contrast, exact for hard contiguous masks (measured: +0.006 on long takes, 0 on short).
+   intra-sequence contrast, exact for hard contiguous masks (measured: no gain over the default; off).
 3. Optional test-time optimisation of one soft temporal mask per sub-action (the paper's
    step), the encoder frozen: each masked pooling must match its own sentence better than
    the others (intra-sequence contrast), masks exclusive, smooth, ordered, covering the take,
@@ -45,7 +45,7 @@ class GroundingConfig:
     stride: int = 2               # frames between window centres (init="window")
     evidence_floor: float = -2.0  # per-frame log-probabilities are clipped here (robust to confident errors)
     evidence_center: bool = False # subtract each text's mean similarity over the take before the softmax
-    # (helps the text-only DP, neutral with the homogeneity term on composites, worse on CMU 10_01: off)
+    # (helps the text-only DP, neutral with the homogeneity term on composites, breaks real CMU 131_03: off)
     w_homog: float = 15.0         # weight of the within-segment scatter of standardised frame states (0 = text only)
     # 15 chosen on long val composites (10 / 15 / 30 / 60: 0.924 / 0.924 / 0.915 / 0.905; short val flat at 0.953)
     w_pool: float = 0.0           # weight of the pooled-segment contrast (length x log p(own text | segment pooling))
