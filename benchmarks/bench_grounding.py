@@ -179,6 +179,15 @@ def to_seconds(bounds: list[int], duration: float) -> list[float]:
     return [0.0] + [b / FPS for b in bounds[1:-1]] + [duration]
 
 
+def with_overrides(config: GroundingConfig, items: list[str]) -> GroundingConfig:
+    """`--set FIELD=VALUE ...` applied to a GroundingConfig (values take the field's type)."""
+    for item in items:
+        key, val = item.split("=", 1)
+        typ = type(getattr(config, key))
+        config = replace(config, **{key: (val.lower() in ("1", "true", "yes")) if typ is bool else typ(val)})
+    return config
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", default="val", choices=["val", "test"])
@@ -197,11 +206,7 @@ def main() -> None:
     from zomg_blender.engine.encoder import load_encoder
     from zomg_blender.engine.partition import partition
 
-    base = GroundingConfig()
-    for item in args.set:
-        key, val = item.split("=", 1)
-        typ = type(getattr(base, key))
-        base = replace(base, **{key: (val.lower() in ("1", "true", "yes")) if typ is bool else typ(val)})
+    base = with_overrides(GroundingConfig(), args.set)
     encoder = load_encoder(args.checkpoint, "cpu")
     specs = make_specs(args.split, args.n, args.seed, *args.k)
     tick = time.perf_counter()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from bench_grounding import with_overrides  # noqa: E402
 from composites import build_take, make_specs  # noqa: E402
 
 from zomg_blender.engine.encoder import load_encoder  # noqa: E402
@@ -44,10 +44,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, nargs=2, default=(2, 5), metavar=("MIN", "MAX"))
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE")
     args = ap.parse_args()
-    cfg = GroundingConfig()
-    for item in args.set:
-        key, val = item.split("=", 1)
-        cfg = replace(cfg, **{key: type(getattr(cfg, key))(val)})
+    cfg = with_overrides(GroundingConfig(), args.set)
     encoder = load_encoder(None, "cpu")
     hits, widths = [], []
     for spec in make_specs(args.split, args.n, 0, *args.k):

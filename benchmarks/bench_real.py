@@ -73,8 +73,10 @@ def main() -> None:
     for name, (texts, truth) in TAKES.items():
         feats = take_features(read_bvh(CMU / f"{name}.bvh"))
         t, k = len(feats), len(texts)
-        preds = {m: (lambda c: [s.start for s in ground(encoder, feats, texts, config=c).segments] + [t])(
-            replace(GroundingConfig(), **over)) for m, over in METHODS.items()}
+        preds = {}
+        for method, over in METHODS.items():
+            g = ground(encoder, feats, texts, config=replace(GroundingConfig(), **over))
+            preds[method] = [s.start for s in g.segments] + [t]
         preds["peer: kernel CPD (rbf, features, told K)"] = kcpd_bounds(feats, k)
         preds["peer: uniform split"] = uniform_bounds(t, k)
         for method, bounds in preds.items():

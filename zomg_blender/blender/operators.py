@@ -17,7 +17,7 @@ from ..engine.take import LOW_CONFIDENCE, Clip
 from . import deps, preferences, user_folder
 from .props import Filling
 from .worker import WorkerFailed, WorkerJob
-from .write import MARKERS_PROP
+from .write import MARKERS_PROP, set_linear_keys
 
 MASK_PROPERTY = "zomg_mask_{:02d}"   # custom properties on the armature data that carry the masks
 _RUNNING: dict[str, WorkerJob] = {}  # operator idname -> its job while a modal operator polls it
@@ -502,11 +502,7 @@ def _store_masks(obj, masks, frame_start) -> None:
     for k, mask in enumerate(masks):
         prop = MASK_PROPERTY.format(k)
         data[prop] = 0.0
-        fcurve = action.fcurve_ensure_for_datablock(data, f'["{prop}"]')
-        fcurve.keyframe_points.add(len(mask))
-        fcurve.keyframe_points.foreach_set("co", np.column_stack([frames, np.asarray(mask, np.float32)]).ravel())
-        fcurve.keyframe_points.foreach_set("interpolation", np.ones(len(mask), np.int32))  # LINEAR
-        fcurve.update()
+        set_linear_keys(action.fcurve_ensure_for_datablock(data, f'["{prop}"]'), frames, mask)
 
 
 CLASSES = (ZOMG_OT_split_markers, ZOMG_OT_export_clips, ZOMG_OT_propose, ZOMG_OT_subaction_edit, ZOMG_OT_ground,

@@ -164,11 +164,7 @@ def remove_root_travel(obj, actions) -> str:
         for i, fc in enumerate(curves):
             if fc is None:
                 fc = _new_fcurve(bag, SimpleNamespace(data_path=path, array_index=i, group=None))
-            fc.keyframe_points.clear()
-            fc.keyframe_points.add(len(frames))
-            fc.keyframe_points.foreach_set("co", np.column_stack([frames, loc[:, i]]).astype(np.float32).ravel())
-            fc.keyframe_points.foreach_set("interpolation", np.full(len(frames), _enum("interpolation", "LINEAR")))
-            fc.update()
+            set_linear_keys(fc, frames, loc[:, i])
         action["zomg_in_place"] = bone.name
     return bone.name
 
@@ -303,6 +299,15 @@ def _fill_edges(picked: dict, keys: dict, fc, a: int, b: int) -> dict:
     merged = {k: np.concatenate([picked[k], rows[k]]) for k in picked}
     order = np.argsort(merged["co"][:, 0], kind="stable")
     return {k: v[order] for k, v in merged.items()}
+
+
+def set_linear_keys(fc, frames, values) -> None:
+    """Replace the keys of F-curve ``fc`` with one linearly interpolated key per (frame, value), in one call each."""
+    fc.keyframe_points.clear()
+    fc.keyframe_points.add(len(frames))
+    fc.keyframe_points.foreach_set("co", np.column_stack([frames, values]).astype(np.float32).ravel())
+    fc.keyframe_points.foreach_set("interpolation", np.full(len(frames), _enum("interpolation", "LINEAR"), np.int32))
+    fc.update()
 
 
 def _enum(prop: str, name: str) -> int:
