@@ -77,7 +77,7 @@ def run(pack_path: Path, out: Path | None, devices: list[str], threads: int, nam
     from bench_speed import SUBACTIONS
     from composites import Composite
 
-    from zomg_blender.engine.encoder import load_encoder
+    from zomg_blender.engine.encoder import load_encoder, resolve_device
     from zomg_blender.engine.grounding import GroundingConfig, ground
     from zomg_blender.engine.pipeline import ground_take
     from zomg_blender.engine.take import Take
@@ -92,14 +92,14 @@ def run(pack_path: Path, out: Path | None, devices: list[str], threads: int, nam
     meta = json.loads(str(data["long_meta"]))
     long_take = Take(positions=data["long_positions"], joint_names=meta["joint_names"],
                      parents=np.array(meta["parents"]), fps=meta["fps"], up_axis=meta["up_axis"], name="cmu_routines_600s")
-    from zomg_blender.engine.encoder import resolve_device
 
     def save():
         if out:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(report, indent=1))
 
-    report = {"auto_device": str(resolve_device("auto")), "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    report = {"auto_device": str(resolve_device("auto")), "torch": torch.__version__,
+              "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
               "threads": threads, "devices": {}}
     variants = {n: v for n, v in VARIANTS.items() if not names or any(x in n for x in names)}
     first = next(iter(variants))
